@@ -1,0 +1,62 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import text
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from hiresync.api.deps import RuntimeDep
+from hiresync.store import migrate
+
+router = APIRouter(include_in_schema=False)
+
+REQUESTS = Counter("hiresync_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("hiresync_http_request_seconds", "HTTP request duration", ["method", "route"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(runtime: RuntimeDep) -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        async with runtime.db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+        checks["migrations"] = "ok" if not migrate.pending_async_safe(runtime.db.uri) else "pending"
+    except Exception as exc:  # any failure means "not ready", with the reason
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class MetricsMiddleware(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        LATENCY.labels(request.method, name).observe(time.perf_counter() - started)
+        REQUESTS.labels(request.method, name, str(response.status_code)).inc()
+        return response
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    app.add_middleware(MetricsMiddleware)

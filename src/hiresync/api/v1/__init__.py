@@ -1,0 +1,10 @@
+"""REST API v1 (``/v1``): what a hiring platform's engineers call with an API key."""
+
+from fastapi import APIRouter
+
+from hiresync.api.v1 import connections, freebusy, users
+
+router = APIRouter(prefix="/v1")
+router.include_router(users.router)
+router.include_router(connections.router)
+router.include_router(freebusy.router)

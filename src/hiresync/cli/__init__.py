@@ -1,0 +1,120 @@
+"""The ``hiresync`` command: demo, serve, worker, migrate, and admin chores.
+
+Every command reads the same settings (``HIRESYNC_*``), prints what went wrong and how
+to fix it, and exits non-zero on failure, never with a traceback for an expected error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from hiresync.config import Settings, get_settings
+from hiresync.logging import configure
+from hiresync.services.errors import ServiceError
+
+app = typer.Typer(
+    help="hiresync: calendar integrations for hiring platforms.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+apikey_app = typer.Typer(help="Organization API keys.", no_args_is_help=True)
+org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
+user_app = typer.Typer(help="Hiring-team members.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def fail(message: str, hint: str | None = None, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    if hint:
+        err.print(f"[yellow]fix:[/] {hint}")
+    raise typer.Exit(code)
+
+
+def settings() -> Settings:
+    s = get_settings()
+    configure(s.log_level, json=s.log_json)
+    return s
+
+
+def run_with_runtime(work: Callable[..., Awaitable[T]]) -> T:
+    """Open the runtime (database, keys, jobs), run ``work(runtime)``, close it."""
+    from hiresync.runtime import Runtime
+
+    async def main() -> T:
+        runtime = Runtime.build(settings())
+        await runtime.start()
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    try:
+        return asyncio.run(main())
+    except ServiceError as exc:
+        fail(exc.message, exc.hint)
+        raise  # unreachable
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (our tables and the job engine's)."""
+    from hiresync.store import migrate as m
+    from hiresync.store.db import resolve_database_uri
+
+    uri = resolve_database_uri(settings())
+    left = m.pending(uri)
+    m.upgrade(uri)
+    out.print(f"database is current ({len(left)} migration(s) applied)")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    worker: Annotated[bool, typer.Option(help="Run a job worker in the same process.")] = True,
+) -> None:
+    """Serve the API and pages (and, by default, a job worker)."""
+    import uvicorn
+
+    from hiresync.api.app import create_app
+
+    s = settings()
+    s.run_worker = worker
+    uvicorn.run(create_app(s), host=host, port=port, proxy_headers=True, log_level="warning")
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Jobs run at once by this process.")] = 4,
+    name: Annotated[str, typer.Option(help="Worker name shown in logs.")] = "worker",
+) -> None:
+    """Run a standalone job worker; start as many as you like, on any machine sharing the database."""
+    from hiresync.api.app import run_worker
+
+    async def work(runtime: object) -> None:
+        await run_worker(runtime, concurrency=concurrency, name=name)  # type: ignore[arg-type]
+
+    run_with_runtime(work)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+# Commands living in submodules register themselves on ``app`` when imported.
+from hiresync.cli import admin, demo, doctor  # noqa: E402,F401

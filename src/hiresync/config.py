@@ -1,0 +1,66 @@
+"""Settings from the environment (``HIRESYNC_*``), read once per process.
+
+Everything that differs between a laptop demo, the test suite and production is
+here: where the database is, where the providers are, which keys protect secrets.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("hiresync", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HIRESYNC_", extra="ignore")
+
+    # Where state lives. No database URL: an embedded PostgreSQL under data_dir.
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+
+    # The public address of this service, used in OAuth redirects and links.
+    base_url: str = "http://127.0.0.1:8000"
+
+    # Secrets at rest: "kid:base64-32-bytes[,kid:...]", the first is the active key.
+    # Empty: a key is generated once into data_dir/keys (mode 0600).
+    encryption_keys: str = ""
+    # Signs session cookies; empty: generated once into data_dir/keys.
+    session_secret: str = ""
+
+    # Microsoft identity platform + Graph. Production defaults; demo and tests point
+    # them at the sandbox.
+    microsoft_client_id: str = ""
+    microsoft_client_secret: str = ""
+    microsoft_login_url: str = "https://login.microsoftonline.com"
+    microsoft_graph_url: str = "https://graph.microsoft.com"
+    # How many Graph calls may be in flight at once for one organization.
+    microsoft_max_concurrency: int = 16
+    microsoft_timeout_seconds: float = 30.0
+
+    # Jobs: serve/demo run a worker in-process unless told not to.
+    run_worker: bool = True
+    directory_refresh_minutes: int = 60
+
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("base_url", "microsoft_login_url", "microsoft_graph_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,39 @@
+"""Time-zone names: Windows (as Exchange reports them) to IANA and back.
+
+The table is CLDR's windowsZones, as kept by ``tzlocal``; we only add validation.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from tzlocal.windows_tz import tz_win, win_tz
+
+_IANA = frozenset(available_timezones())
+
+
+def is_valid_iana(name: str) -> bool:
+    """True for a name ``zoneinfo`` can load (``UTC`` included)."""
+    if name in _IANA:
+        return True
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def to_iana(name: str | None) -> str | None:
+    """Map a Windows or IANA zone name to IANA; None when unknown."""
+    if not name:
+        return None
+    if is_valid_iana(name):
+        return name
+    return win_tz.get(name)
+
+
+def to_windows(name: str) -> str | None:
+    """Map an IANA zone name to its Windows name; None when CLDR has none."""
+    if name in ("UTC", "Etc/UTC"):
+        return "UTC"
+    return tz_win.get(name)

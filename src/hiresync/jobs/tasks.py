@@ -1,0 +1,71 @@
+"""Task definitions and periodic schedules. Each task is a few lines: it finds the runtime
+in its context and calls a service.
+
+Procrastinate binds a blueprint's tasks to the one app they are added to, so every
+``build_job_app`` gets a fresh blueprint from ``build_blueprint``; the task bodies are
+plain functions here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from procrastinate import Blueprint, JobContext, RetryStrategy
+
+log = structlog.get_logger(__name__)
+
+# Provider hiccups are retried with backoff (5 s, 10 s, 20 s, …); the service already
+# retried each HTTP call, so reaching here means a longer outage.
+_PROVIDER_RETRY = RetryStrategy(max_attempts=6, exponential_wait=5)
+
+
+def _runtime(context: JobContext) -> Any:
+    return context.additional_context["runtime"]
+
+
+async def refresh_directory(context: JobContext, organization_id: str) -> None:
+    """Read the whole company directory and rematch the hiring team."""
+    from hiresync.services import connections
+
+    await connections.refresh_directory(_runtime(context), uuid.UUID(organization_id))
+
+
+async def refresh_all_directories(context: JobContext, timestamp: int) -> None:
+    """Queue a directory refresh for each connection whose copy is older than the setting,
+    so people added to the directory are matched without anyone asking."""
+    from hiresync.services import connections
+
+    queued = await connections.queue_stale_directory_refreshes(_runtime(context))
+    log.info("directory refreshes queued", count=queued)
+
+
+async def retry_stalled_jobs(context: JobContext, timestamp: int) -> None:
+    """Put back jobs whose worker died (no heartbeat for 30 s) so another worker runs them."""
+    manager = context.app.job_manager
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=30):
+        if job.id == context.job.id:
+            continue
+        await manager.retry_job(job, retry_at=datetime.now(UTC) + timedelta(seconds=1))
+        log.warning("stalled job retried", job_id=job.id, task=job.task_name)
+
+
+def build_blueprint() -> Blueprint:
+    """A blueprint holding every task, ready to add to one app."""
+    bp = Blueprint()
+    bp.task(name="refresh_directory", pass_context=True, retry=_PROVIDER_RETRY)(refresh_directory)
+    # Periodic tasks are deferred once per tick across all workers (Procrastinate
+    # de-duplicates them in the database); the queueing lock keeps backlogs at one.
+    bp.periodic(cron="*/15 * * * *")(
+        bp.task(name="refresh_all_directories", pass_context=True, queueing_lock="refresh_all")(
+            refresh_all_directories
+        )
+    )
+    bp.periodic(cron="* * * * *")(
+        bp.task(name="retry_stalled_jobs", pass_context=True, queueing_lock="retry_stalled")(
+            retry_stalled_jobs
+        )
+    )
+    return bp

@@ -1,0 +1,93 @@
+"""Protocols every provider implements, and the values they exchange with services.
+
+Services depend on these, not on a provider package, so the connect, directory and
+free/busy flows are the same for Microsoft today and Google or Exchange later.
+Contract tests run one suite per Protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from hiresync.domain.freebusy import DirectoryUser, Schedule
+
+
+@runtime_checkable
+class DirectorySource(Protocol):
+    """Reads every person in a company directory."""
+
+    async def list_users(self) -> list[DirectoryUser]:
+        """All users, every page followed."""
+        ...
+
+
+@runtime_checkable
+class FreeBusySource(Protocol):
+    """Answers free/busy for many mailboxes at once."""
+
+    async def get_schedules(
+        self, emails: Sequence[str], start: datetime, end: datetime
+    ) -> list[Schedule]:
+        """One ``Schedule`` per e-mail, in the order given; a bad mailbox gets an error entry,
+        never an exception for the whole call. ``start``/``end`` are aware datetimes."""
+        ...
+
+
+TokenGetter = Callable[[bool], Awaitable[str]]
+
+
+class ConsentStatus(StrEnum):
+    GRANTED = "granted"
+    NOT_ADMIN = "not_admin"
+    DECLINED = "declined"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ConsentOutcome:
+    status: ConsentStatus
+    tenant_id: str | None = None
+    error_code: str | None = None  # e.g. AADSTS90094
+    message: str | None = None  # the provider's own description
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_at: datetime
+
+
+@runtime_checkable
+class CompanyCalendar(Protocol):
+    """One provider's company-wide (admin-consented, app-only) access."""
+
+    provider: str
+
+    def admin_consent_url(self, redirect_uri: str, state: str) -> str: ...
+
+    def read_consent_callback(self, params: Mapping[str, str]) -> ConsentOutcome: ...
+
+    async def check_cloud(self, tenant_id: str) -> str:
+        """The tenant's cloud name; raises ``UnsupportedCloud`` for one we cannot serve."""
+        ...
+
+    async def app_token(self, tenant_id: str, *, force_refresh: bool) -> IssuedToken:
+        """A fresh app-only token; raises ``AuthRevoked`` when the tenant refuses us."""
+        ...
+
+    def directory(self, tenant_id: str, get_token: TokenGetter) -> DirectorySource: ...
+
+    def free_busy(
+        self, tenant_id: str, get_token: TokenGetter, anchors: Mapping[str, str] | None = None
+    ) -> FreeBusySource:
+        """``anchors`` maps a lower-cased mailbox address to the provider's id for it, when
+        known from the directory (some providers address calls by id, not by address)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close HTTP clients."""
+        ...

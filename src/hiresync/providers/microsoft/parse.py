@@ -1,0 +1,227 @@
+"""Pure mapping from Graph wire JSON to hiresync domain values.
+
+Nothing here does I/O, so every quirk of Graph's JSON (seven-digit fractions,
+Windows zone names, custom zones with only a bias, private items) is pinned down
+by unit tests without a server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
+from hiresync.domain.freebusy import (
+    BusyBlock,
+    BusyStatus,
+    DirectoryUser,
+    Schedule,
+    ScheduleError,
+    ScheduleErrorCode,
+    Weekday,
+    WorkingHours,
+)
+from hiresync.domain.timezones import to_iana
+
+from .wire import (
+    DateTimeTimeZone,
+    FreeBusyErrorWire,
+    ScheduleInformationWire,
+    ScheduleItemWire,
+    TimeZoneBase,
+    UserWire,
+    WorkingHoursWire,
+)
+
+# Per-schedule ``responseCode`` values that mean "no such mailbox", as opposed to a
+# mailbox we may not read or a server-side failure.
+MAILBOX_NOT_FOUND_CODES = frozenset(
+    {
+        "ErrorMailRecipientNotFound",
+        "ErrorInvalidSmtpAddress",
+        "ErrorNonExistentMailbox",
+        "ErrorRecipientNotFound",
+        "ErrorInvalidUser",
+    }
+)
+# Exchange's MailRecipientNotFoundException text, whatever code accompanies it.
+UNRESOLVED_PREFIX = "Unable to resolve e-mail address"
+
+
+def parse_datetime(value: DateTimeTimeZone) -> datetime:
+    """A Graph ``dateTimeTimeZone`` as an aware UTC datetime.
+
+    The zone may be ``UTC`` (what we ask for with ``Prefer: outlook.timezone``), a
+    Windows name or an IANA name; an unknown zone is read as UTC, which is what
+    Graph uses when no preference applies.
+    """
+    naive = datetime.fromisoformat(value["dateTime"].removesuffix("Z"))
+    if naive.tzinfo is not None:
+        return naive.astimezone(UTC)
+    zone = to_iana(value.get("timeZone")) or "UTC"
+    return naive.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def to_datetime_time_zone(moment: datetime) -> DateTimeTimeZone:
+    """An aware datetime as a UTC ``dateTimeTimeZone`` for request bodies."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware datetime")
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    return {"dateTime": utc.isoformat(timespec="seconds"), "timeZone": "UTC"}
+
+
+def parse_user(wire: UserWire) -> DirectoryUser:
+    """A Graph ``user`` as a ``DirectoryUser``; a missing ``accountEnabled`` counts as enabled."""
+    enabled = wire.get("accountEnabled")
+    return DirectoryUser(
+        id=wire["id"],
+        display_name=wire.get("displayName"),
+        mail=wire.get("mail"),
+        user_principal_name=wire.get("userPrincipalName"),
+        proxy_addresses=tuple(wire.get("proxyAddresses") or ()),
+        account_enabled=enabled is not False,
+    )
+
+
+def parse_status(value: str | None) -> BusyStatus:
+    try:
+        return BusyStatus(value or "busy")
+    except ValueError:
+        return BusyStatus.UNKNOWN
+
+
+def parse_schedule_item(wire: ScheduleItemWire) -> BusyBlock | None:
+    """One schedule item as a ``BusyBlock``; None for items shown as free.
+
+    A private item never carries its subject or location past this point, even
+    if a server sent them: recruiters must not see what a private meeting is.
+    """
+    status = parse_status(wire.get("status"))
+    if status is BusyStatus.FREE:
+        return None
+    private = bool(wire.get("isPrivate"))
+    return BusyBlock(
+        start=parse_datetime(wire["start"]),
+        end=parse_datetime(wire["end"]),
+        status=status,
+        is_private=private,
+        subject=None if private else (wire.get("subject") or None),
+        location=None if private else (wire.get("location") or None),
+    )
+
+
+def parse_zone_name(zone: TimeZoneBase | None) -> str | None:
+    """IANA name for a Graph ``timeZoneBase``.
+
+    Windows names go through CLDR's table. A ``customTimeZone`` ("Customized Time
+    Zone") has only a ``bias`` (minutes to add to local time for UTC); whole hours
+    map to the matching fixed ``Etc/GMT±N`` zone, which ignores daylight saving —
+    the best that can be said without the rules.
+    """
+    if not zone:
+        return None
+    iana = to_iana(zone.get("name"))
+    if iana:
+        return iana
+    bias = zone.get("bias")
+    if isinstance(bias, int) and bias % 60 == 0 and abs(bias) <= 14 * 60:
+        hours = bias // 60
+        return "Etc/GMT" if hours == 0 else f"Etc/GMT{hours:+d}"
+    return None
+
+
+def parse_time(value: str) -> time:
+    """``08:00:00.0000000`` as a ``time``."""
+    return time.fromisoformat(value)
+
+
+def parse_working_hours(wire: WorkingHoursWire | None) -> WorkingHours | None:
+    """Working hours with an IANA zone; None when absent or the zone is unknowable."""
+    if not wire or "startTime" not in wire or "endTime" not in wire:
+        return None
+    zone = parse_zone_name(wire.get("timeZone"))
+    if zone is None:
+        return None
+    days = tuple(
+        Weekday(day.lower())
+        for day in wire.get("daysOfWeek") or ()
+        if day.lower() in Weekday._value2member_map_
+    )
+    return WorkingHours(
+        days=days,
+        start=parse_time(wire["startTime"]),
+        end=parse_time(wire["endTime"]),
+        time_zone=zone,
+    )
+
+
+def parse_schedule_error(wire: FreeBusyErrorWire) -> ScheduleError:
+    """Exchange's availability error; "cannot resolve the address" is told apart by code or text."""
+    code = wire.get("responseCode") or ""
+    message = wire.get("message") or code or "free/busy unavailable"
+    if code in MAILBOX_NOT_FOUND_CODES or message.startswith(UNRESOLVED_PREFIX):
+        return ScheduleError(ScheduleErrorCode.MAILBOX_NOT_FOUND, message)
+    return ScheduleError(ScheduleErrorCode.PROVIDER_ERROR, message)
+
+
+def parse_schedule(wire: ScheduleInformationWire, email: str) -> Schedule:
+    """One ``scheduleInformation`` as a ``Schedule`` for ``email`` (the address we asked for)."""
+    error = wire.get("error")
+    if error:
+        return Schedule(email=email, error=parse_schedule_error(error))
+    blocks = [b for b in map(parse_schedule_item, wire.get("scheduleItems") or ()) if b]
+    hours = parse_working_hours(wire.get("workingHours"))
+    return Schedule(
+        email=email,
+        blocks=tuple(sorted(blocks, key=_block_key)),
+        working_hours=hours,
+        time_zone=hours.time_zone if hours else None,
+    )
+
+
+def match_schedules(
+    emails: Sequence[str], values: Sequence[ScheduleInformationWire]
+) -> list[Schedule]:
+    """Pair a getSchedule answer with the addresses asked for.
+
+    Graph echoes each address as ``scheduleId``, in request order; we match by
+    address (case-insensitively) and fall back to position, and an address Graph
+    left out gets an error entry instead of silently looking free.
+    """
+    by_id = {v.get("scheduleId", "").lower(): v for v in values}
+    result: list[Schedule] = []
+    for index, email in enumerate(emails):
+        wire = by_id.get(email.lower())
+        if wire is None and index < len(values) and not values[index].get("scheduleId"):
+            wire = values[index]
+        if wire is None:
+            missing = ScheduleError(ScheduleErrorCode.PROVIDER_ERROR, "no answer for this mailbox")
+            result.append(Schedule(email=email, error=missing))
+        else:
+            result.append(parse_schedule(wire, email))
+    return result
+
+
+def merge_schedules(email: str, parts: Iterable[Schedule]) -> Schedule:
+    """Join the answers for consecutive windows of one mailbox.
+
+    An item that spans a window boundary comes back in both windows, so equal
+    blocks are kept once. If any window failed the whole answer is that error:
+    half a calendar would look like free time.
+    """
+    parts = list(parts)
+    for part in parts:
+        if part.error:
+            return Schedule(email=email, error=part.error)
+    blocks = {block: None for part in parts for block in part.blocks}
+    hours = next((p.working_hours for p in parts if p.working_hours), None)
+    return Schedule(
+        email=email,
+        blocks=tuple(sorted(blocks, key=_block_key)),
+        working_hours=hours,
+        time_zone=hours.time_zone if hours else None,
+    )
+
+
+def _block_key(block: BusyBlock) -> tuple[datetime, datetime, str]:
+    return (block.start, block.end, block.status.value)

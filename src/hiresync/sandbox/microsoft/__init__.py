@@ -1,0 +1,52 @@
+"""Emulator of the Microsoft identity platform and Microsoft Graph v1.0 (calendar subset).
+
+Public API::
+
+    from hiresync.sandbox.microsoft import MicrosoftSandbox, create_app
+
+    sandbox = MicrosoftSandbox.seeded()            # Contoso, Fabrikam Gov, Northwind + demo app
+    app = create_app(sandbox)                      # ASGI; mount at /sandbox/microsoft
+    sandbox.tenant("contoso.com").faults.latency_ms = 50
+    sandbox.grant_admin_consent("contoso.com", sandbox.demo_client_id)
+    sandbox.add_generated_users("contoso.com", 750)   # grow to 1,000 people
+
+Routes (relative to the mount point):
+
+* identity: ``/{tenant}/adminconsent``, ``/{tenant}/v2.0/adminconsent``,
+  ``/{tenant}/oauth2/v2.0/authorize``, ``/{tenant}/oauth2/v2.0/token``,
+  ``/{tenant}/v2.0/.well-known/openid-configuration``, ``/{tenant}/discovery/v2.0/keys``
+* Graph: ``/graph/v1.0/users``, ``/graph/v1.0/users/{id|upn}``,
+  ``/graph/v1.0/users/{id|upn}/calendar/getSchedule``, ``/graph/v1.0/users/{id|upn}/calendarView``
+  (and ``/me/…`` for delegated tokens)
+* control: ``/_control/tenants``, ``/_control/tenants/{t}/faults`` (GET/PUT),
+  ``…/revoke-consent``, ``…/consent``, ``…/users`` (POST), ``…/users/{u}`` (DELETE),
+  ``…/users/{u}/events`` (POST), ``…/generate-users`` (POST), ``/_control/stats`` (GET),
+  ``/_control/stats/reset`` (POST)
+* ``/``: HTML overview of tenants, sign-in accounts and apps.
+"""
+
+from .app import create_app
+from .model import Faults, Limits
+from .sandbox import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_REDIRECT_URIS,
+    MicrosoftSandbox,
+    SignInAccount,
+)
+from .seed import CONTOSO_ID, FABRIKAM_GOV_ID, NORTHWIND_APP_ID, NORTHWIND_ID
+
+__all__ = [
+    "CONTOSO_ID",
+    "DEMO_CLIENT_ID",
+    "DEMO_CLIENT_SECRET",
+    "DEMO_REDIRECT_URIS",
+    "FABRIKAM_GOV_ID",
+    "NORTHWIND_APP_ID",
+    "NORTHWIND_ID",
+    "Faults",
+    "Limits",
+    "MicrosoftSandbox",
+    "SignInAccount",
+    "create_app",
+]

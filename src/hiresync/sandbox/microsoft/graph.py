@@ -1,0 +1,301 @@
+"""Graph v1.0 front door: routing, bearer-token checks, permissions, faults and throttling.
+
+Each call goes through, in order: route match (case-insensitive, like Graph) → token
+(401 ``InvalidAuthenticationToken``) → permission from the tenant's *current* consent
+(403) → statistics → injected faults (fail-next, throttle, unavailable) → Outlook's
+per-app-per-mailbox concurrency limit (429 ``ApplicationThrottled``) → latency → handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import tokens
+from .model import Tenant, User
+from .sandbox import MicrosoftSandbox
+from .wire import graph_error
+
+USER_READ = frozenset(
+    {
+        "User.Read.All",
+        "User.ReadBasic.All",
+        "User.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    }
+)
+CALENDAR_READ = frozenset(
+    {
+        "Calendars.Read",
+        "Calendars.ReadWrite",
+        "Calendars.ReadBasic",
+        "Calendars.Read.Shared",
+        "Calendars.ReadWrite.Shared",
+    }
+)
+WWW_AUTHENTICATE = (
+    'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/'
+    'authorize", client_id="00000003-0000-0000-c000-000000000000"'
+)
+
+
+@dataclass
+class GraphCall:
+    """Everything a Graph handler needs about the current call."""
+
+    request: Request
+    sandbox: MicrosoftSandbox
+    tenant: Tenant
+    claims: dict[str, Any]
+    params: dict[str, str]
+    me: User | None = None
+
+    @property
+    def delegated(self) -> bool:
+        return self.claims.get("idtyp") == "user"
+
+
+Handler = Callable[[GraphCall], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class GraphRoute:
+    pattern: re.Pattern[str]
+    method: str
+    handler: Handler
+    permissions: frozenset[str]
+    mailbox: bool  # subject to Outlook's per-mailbox limits
+    name: str
+
+
+def _route(
+    path: str,
+    method: str,
+    handler: Handler,
+    permissions: frozenset[str],
+    *,
+    mailbox: bool,
+    name: str,
+) -> GraphRoute:
+    segment = r"(?P<uid>[^/]+)"
+    regex = "^" + path.replace("{uid}", segment) + "/?$"
+    return GraphRoute(re.compile(regex, re.IGNORECASE), method, handler, permissions, mailbox, name)
+
+
+def build_routes() -> list[GraphRoute]:
+    from .graph_calendar import calendar_view, get_schedule
+    from .graph_users import get_user, list_users
+
+    routes = []
+    for prefix in ("users/{uid}", "me"):
+        routes += [
+            _route(
+                prefix + r"/calendar/(?:microsoft\.graph\.)?getSchedule",
+                "POST",
+                get_schedule,
+                CALENDAR_READ,
+                mailbox=True,
+                name="getSchedule",
+            ),
+            _route(
+                prefix + r"/(?:calendar/)?calendarView",
+                "GET",
+                calendar_view,
+                CALENDAR_READ,
+                mailbox=True,
+                name="calendarView",
+            ),
+        ]
+    routes += [
+        _route("users", "GET", list_users, USER_READ, mailbox=False, name="listUsers"),
+        _route("users/{uid}", "GET", get_user, USER_READ, mailbox=False, name="getUser"),
+        _route("me", "GET", get_user, USER_READ | {"User.Read"}, mailbox=False, name="getUser"),
+    ]
+    return routes
+
+
+class GraphFrontDoor:
+    """The Starlette endpoint for ``/graph/v1.0/{path}``."""
+
+    def __init__(self, sandbox: MicrosoftSandbox) -> None:
+        self.sandbox = sandbox
+        self.routes = build_routes()
+
+    async def handle(self, request: Request) -> Response:
+        path = request.path_params["path"].strip("/")
+        matched = [r for r in self.routes if r.pattern.match(path)]
+        if not matched:
+            segment = path.split("/")[-1] or path
+            return graph_error(
+                request, 400, "BadRequest", f"Resource not found for the segment '{segment}'."
+            )
+        route = next((r for r in matched if r.method == request.method), None)
+        if route is None:
+            return graph_error(
+                request,
+                405,
+                "Request_BadRequest",
+                f"The requested resource does not support the HTTP method '{request.method}'.",
+            )
+        call = self._authenticate(request, route)
+        if isinstance(call, Response):
+            return call
+        return await self._run(call, route)
+
+    def _authenticate(self, request: Request, route: GraphRoute) -> GraphCall | Response:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        try:
+            if header and scheme.lower() != "bearer":
+                raise tokens.TokenError("Access token validation failure.")
+            claims = tokens.verify(self.sandbox.signing_key, token.strip(), self.sandbox.clock())
+        except tokens.TokenError as exc:
+            return graph_error(
+                request,
+                401,
+                "InvalidAuthenticationToken",
+                exc.message,
+                {"WWW-Authenticate": WWW_AUTHENTICATE},
+            )
+        tenant = self.sandbox.tenants.get(claims.get("tid", ""))
+        if tenant is None:
+            return graph_error(
+                request,
+                401,
+                "InvalidAuthenticationToken",
+                "Access token validation failure. Invalid tenant.",
+            )
+        params = route.pattern.match(request.path_params["path"].strip("/")).groupdict()  # type: ignore[union-attr]
+        call = GraphCall(request, self.sandbox, tenant, claims, params)
+        if re.match(r"^/?me(/|$)", request.path_params["path"], re.IGNORECASE):
+            if not call.delegated:
+                return graph_error(
+                    request,
+                    400,
+                    "BadRequest",
+                    "/me request is only valid with delegated authentication flow.",
+                )
+            call.me = tenant.users.get(claims.get("oid", ""))
+            call.params["uid"] = claims.get("oid", "")
+        if not self._permitted(call, route):
+            return self._denied(request, route)
+        return call
+
+    def _permitted(self, call: GraphCall, route: GraphRoute) -> bool:
+        """Token permissions intersected with what the tenant grants *now* (revocation bites)."""
+        if call.delegated:
+            granted = set(str(call.claims.get("scp", "")).split())
+        else:
+            current = call.tenant.grants.get(call.claims.get("appid", ""), ())
+            granted = set(call.claims.get("roles", [])) & set(current)
+        return bool(granted & route.permissions)
+
+    @staticmethod
+    def _denied(request: Request, route: GraphRoute) -> Response:
+        if route.mailbox:
+            return graph_error(
+                request,
+                403,
+                "ErrorAccessDenied",
+                "Access is denied. Check credentials and try again.",
+            )
+        return graph_error(
+            request,
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        )
+
+    async def _run(self, call: GraphCall, route: GraphRoute) -> Response:
+        sandbox, tenant, faults = self.sandbox, call.tenant, call.tenant.faults
+        mailbox = self._mailbox_key(call) if route.mailbox else None
+        stat_key = f"{tenant.id}/{mailbox or route.name}"
+        sandbox.stats.by_route[route.name] += 1
+        sandbox.stats.requests[stat_key] += 1
+        injected = self._injected_fault(call, stat_key)
+        if injected is not None:
+            await self._sleep(faults.latency_ms)
+            return injected
+        if mailbox is None or faults.mailbox_concurrency is None:
+            await self._sleep(faults.latency_ms)
+            return await route.handler(call)
+        slot = f"{call.claims.get('appid')}|{stat_key}"
+        in_flight = sandbox.stats.in_flight
+        if in_flight[slot] >= faults.mailbox_concurrency:
+            sandbox.stats.throttled[stat_key] += 1
+            return graph_error(
+                call.request,
+                429,
+                "ApplicationThrottled",
+                "Application is over its MailboxConcurrency limit.",
+                {"Retry-After": str(faults.retry_after)},
+            )
+        in_flight[slot] += 1
+        peak = sandbox.stats.max_concurrency
+        peak[stat_key] = max(peak.get(stat_key, 0), in_flight[slot])
+        try:
+            await self._sleep(faults.latency_ms)
+            return await route.handler(call)
+        finally:
+            in_flight[slot] -= 1
+
+    def _injected_fault(self, call: GraphCall, stat_key: str) -> Response | None:
+        faults, rng, request = call.tenant.faults, self.sandbox.random, call.request
+        retry = {"Retry-After": str(faults.retry_after)}
+        if faults.fail_next > 0:
+            faults.fail_next -= 1
+            status = faults.fail_status
+            if status == 429:
+                self.sandbox.stats.throttled[stat_key] += 1
+                return graph_error(
+                    request,
+                    429,
+                    "TooManyRequests",
+                    "Too many requests. Please retry after some time.",
+                    retry,
+                )
+            return graph_error(
+                request,
+                status,
+                "ServiceNotAvailable" if status == 503 else "InternalServerError",
+                "The service is temporarily unavailable. Please retry later."
+                if status == 503
+                else "An internal server error occurred.",
+                retry,
+            )
+        if faults.throttle_rate and rng.random() < faults.throttle_rate:
+            self.sandbox.stats.throttled[stat_key] += 1
+            return graph_error(
+                request,
+                429,
+                "TooManyRequests",
+                "Too many requests. Please retry after some time.",
+                retry,
+            )
+        if faults.unavailable_rate and rng.random() < faults.unavailable_rate:
+            return graph_error(
+                request,
+                503,
+                "ServiceNotAvailable",
+                "The service is temporarily unavailable. Please retry later.",
+                retry,
+            )
+        return None
+
+    def _mailbox_key(self, call: GraphCall) -> str:
+        """The mailbox a path addresses: id and UPN of one user share one counter."""
+        ref = call.params.get("uid", "")
+        user = self.sandbox.find_user(call.tenant, ref)
+        return user.id if user else ref.lower()
+
+    @staticmethod
+    async def _sleep(latency_ms: int) -> None:
+        if latency_ms > 0:
+            await asyncio.sleep(latency_ms / 1000)

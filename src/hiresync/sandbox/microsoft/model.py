@@ -1,0 +1,240 @@
+"""In-memory records of the emulated Microsoft cloud: apps, tenants, users, events, grants.
+
+Plain mutable dataclasses; all behaviour lives in :mod:`.sandbox` (state changes),
+:mod:`.recurrence` (calendar expansion) and the route modules (wire format).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+GRAPH_RESOURCE = "https://graph.microsoft.com"
+APPLICATION_PERMISSIONS = ("Calendars.ReadWrite", "User.Read.All")
+FREE_BUSY_STATUSES = ("free", "tentative", "busy", "oof", "workingElsewhere", "unknown")
+
+
+@dataclass
+class Faults:
+    """Fault injection for one tenant's Graph traffic (identity endpoints are never faulted).
+
+    ``fail_next`` fails the next N Graph calls with ``fail_status`` deterministically;
+    ``throttle_rate`` / ``unavailable_rate`` are probabilities drawn from the sandbox's seeded RNG.
+    ``mailbox_concurrency`` is Outlook's limit of concurrent requests per app per mailbox
+    (None disables it).
+    """
+
+    latency_ms: int = 0
+    throttle_rate: float = 0.0
+    retry_after: int = 2
+    unavailable_rate: float = 0.0
+    fail_next: int = 0
+    fail_status: int = 503
+    mailbox_concurrency: int | None = 4
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply a partial update (from Python or the control API), validating names and types."""
+        for key, value in changes.items():
+            if key not in self.__dataclass_fields__:
+                raise ValueError(f"unknown fault setting {key!r}")
+            current = getattr(self, key)
+            if key == "mailbox_concurrency":
+                value = None if value is None else int(value)
+            elif isinstance(current, float):
+                value = float(value)
+                if not 0.0 <= value <= 1.0:
+                    raise ValueError(f"{key} must be between 0 and 1")
+            elif isinstance(current, int):
+                value = int(value)
+            setattr(self, key, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass
+class Limits:
+    """Service limits and ⚠-marked behaviours of PROVIDERS.md, configurable per sandbox."""
+
+    max_schedules: int = 100  # older docs said 20
+    max_schedule_days: int = 62  # some docs say 42
+    users_page_size: int = 100
+    users_max_top: int = 999
+    calendar_view_page_size: int = 10
+    calendar_view_max_page_size: int = 1000
+    working_elsewhere_digit: str = "0"  # docs: "set to 0 instead of 4 for backward compatibility"
+    token_lifetime: int = 3599
+    code_lifetime: int = 600
+    refresh_token_lifetime: int = 90 * 24 * 3600
+    require_pkce: bool = True
+    error_redirect_includes_admin_consent: bool = False  # ⚠ seen once in the wild
+    error_redirect_includes_error_uri: bool = False
+    # ⚠ An admin of another cloud (GCC High) consenting to a worldwide app: "redirect" sends
+    # them back as if consent succeeded (no grant is recorded; the token endpoint then fails
+    # with AADSTS900439), "error_page" shows AADSTS700016 instead.
+    cross_cloud_consent: str = "redirect"
+
+
+@dataclass(frozen=True)
+class CloudInfo:
+    """What a tenant's OpenID configuration says about its cloud."""
+
+    name: str
+    tenant_region_scope: str
+    cloud_instance_name: str
+    cloud_graph_host_name: str
+    msgraph_host: str
+    tenant_region_sub_scope: str | None = None
+
+
+WORLDWIDE = "worldwide"
+US_GOV = "usgov"
+
+
+@dataclass
+class ClientSecret:
+    value: str
+    expires_at: datetime | None = None
+
+
+@dataclass
+class AppRegistration:
+    client_id: str
+    display_name: str
+    secrets: list[ClientSecret]
+    redirect_uris: list[str]
+    cloud: str = WORLDWIDE
+    multi_tenant: bool = True
+    home_tenant_id: str | None = None
+    permissions: tuple[str, ...] = APPLICATION_PERMISSIONS
+
+    def redirect_allowed(self, uri: str) -> bool:
+        """Exact match, or prefix match for registrations ending in ``*`` (sandbox convenience)."""
+        for registered in self.redirect_uris:
+            if registered.endswith("*") and uri.startswith(registered[:-1]):
+                return True
+            if uri == registered:
+                return True
+        return False
+
+
+@dataclass
+class WorkingHours:
+    days: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday")
+    start: time = time(8, 0)
+    end: time = time(17, 0)
+
+
+@dataclass
+class Override:
+    """A modified occurrence of a series; fields left None keep the master's value."""
+
+    start: datetime
+    end: datetime
+    subject: str | None = None
+    location: str | None = None
+    show_as: str | None = None
+
+
+@dataclass
+class Event:
+    """A calendar item. ``start``/``end`` are aware datetimes in ``time_zone`` (IANA).
+
+    For a series master, ``recurrence`` is Graph's patternedRecurrence JSON and
+    ``exceptions`` maps an occurrence's original local start date to an Override, or to
+    None when that occurrence was cancelled.
+    """
+
+    id: str
+    subject: str
+    start: datetime
+    end: datetime
+    time_zone: str
+    location: str = ""
+    show_as: str = "busy"
+    sensitivity: str = "normal"
+    is_all_day: bool = False
+    is_cancelled: bool = False
+    organizer: str = ""
+    attendees: tuple[str, ...] = ()
+    recurrence: dict[str, Any] | None = None
+    exceptions: dict[date, Override | None] = field(default_factory=dict)
+    created: datetime | None = None
+    is_online_meeting: bool = False
+    body_preview: str = ""
+
+    @property
+    def is_private(self) -> bool:
+        return self.sensitivity in ("private", "confidential")
+
+
+@dataclass
+class User:
+    id: str
+    display_name: str
+    given_name: str
+    surname: str
+    mail: str
+    user_principal_name: str
+    proxy_addresses: list[str]
+    time_zone: str = "UTC"
+    working_hours: WorkingHours = field(default_factory=WorkingHours)
+    account_enabled: bool = True
+    job_title: str | None = None
+    department: str | None = None
+    office_location: str | None = None
+    mobile_phone: str | None = None
+    business_phones: list[str] = field(default_factory=list)
+    preferred_language: str | None = "en-US"
+    is_admin: bool = False
+    can_sign_in: bool = False
+    has_mailbox: bool = True
+    events: list[Event] = field(default_factory=list)
+    version: int = 0
+
+    def addresses(self) -> set[str]:
+        """Every SMTP address (lower-cased) the mailbox answers to."""
+        found = {self.mail.lower(), self.user_principal_name.lower()}
+        for proxy in self.proxy_addresses:
+            if proxy.lower().startswith("smtp:"):
+                found.add(proxy[5:].lower())
+        return found
+
+
+@dataclass
+class Tenant:
+    id: str
+    display_name: str
+    domains: list[str]
+    cloud: CloudInfo
+    users: dict[str, User] = field(default_factory=dict)
+    faults: Faults = field(default_factory=Faults)
+    expired_secret_clients: set[str] = field(default_factory=set)
+    grants: dict[str, tuple[str, ...]] = field(default_factory=dict)  # client_id -> roles
+
+
+@dataclass
+class AuthCode:
+    code: str
+    client_id: str
+    redirect_uri: str
+    tenant_id: str
+    user_id: str
+    scopes: tuple[str, ...]
+    code_challenge: str | None
+    code_challenge_method: str | None
+    expires_at: float
+    nonce: str | None = None
+    redeemed: bool = False
+
+
+@dataclass
+class RefreshGrant:
+    token: str
+    client_id: str
+    tenant_id: str
+    user_id: str
+    scopes: tuple[str, ...]
+    expires_at: float

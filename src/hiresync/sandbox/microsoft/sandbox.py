@@ -1,0 +1,375 @@
+"""The sandbox's state and its Python control surface.
+
+One :class:`MicrosoftSandbox` holds every app registration, tenant, user, event, consent
+grant, issued code and refresh token, fault setting and request statistic. Tests and
+benchmarks drive it directly (``sandbox.tenant("contoso.com").faults.latency_ms = 50``) or over
+the ``/_control`` HTTP API, which calls the same methods.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .model import (
+    WORLDWIDE,
+    AppRegistration,
+    AuthCode,
+    ClientSecret,
+    CloudInfo,
+    Event,
+    Limits,
+    Override,
+    RefreshGrant,
+    Tenant,
+    User,
+    WorkingHours,
+)
+from .recurrence import MailboxIndex, is_occurrence_date
+
+DEMO_CLIENT_ID = "6b1f3c2e-8d4a-4f7b-9e21-5a0c7d3e9f10"
+DEMO_CLIENT_SECRET = "hiresync-demo-secret~Q8x.7Jm2Vn4Kp6Rt"
+DEMO_REDIRECT_URIS = (
+    "http://localhost*",
+    "http://127.0.0.1*",
+    "https://localhost*",
+    "https://127.0.0.1*",
+)
+
+
+@dataclass(frozen=True)
+class SignInAccount:
+    """An account shown on the sandbox's sign-in page."""
+
+    user_principal_name: str
+    display_name: str
+    is_admin: bool
+    tenant_id: str
+    tenant_name: str
+
+
+@dataclass
+class Stats:
+    """Request accounting that benchmarks and tests read back."""
+
+    requests: Counter[str] = field(default_factory=Counter)  # "tenant/mailbox" -> count
+    by_route: Counter[str] = field(default_factory=Counter)
+    throttled: Counter[str] = field(default_factory=Counter)
+    max_concurrency: dict[str, int] = field(default_factory=dict)
+    in_flight: Counter[str] = field(default_factory=Counter)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "requests": dict(self.requests),
+            "by_route": dict(self.by_route),
+            "throttled": dict(self.throttled),
+            "max_concurrency": dict(self.max_concurrency),
+            "total_requests": sum(self.by_route.values()),
+        }
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self.by_route.clear()
+        self.throttled.clear()
+        self.max_concurrency.clear()
+
+
+class MicrosoftSandbox:
+    """In-memory Microsoft identity platform + Graph. See the package docstring for the API."""
+
+    def __init__(
+        self,
+        *,
+        now: datetime | None = None,
+        seed: int = 20240601,
+        signing_key: str = "hiresync-sandbox-signing-key-0123456789abcdef",
+    ) -> None:
+        self.now = (now or datetime.now(UTC)).astimezone(UTC)
+        self.limits = Limits()
+        self.random = random.Random(seed)
+        self.signing_key = signing_key
+        self.clock: Callable[[], float] = time.time
+        self.apps: dict[str, AppRegistration] = {}
+        self.tenants: dict[str, Tenant] = {}
+        self.codes: dict[str, AuthCode] = {}
+        self.refresh_tokens: dict[str, RefreshGrant] = {}
+        self.stats = Stats()
+        self.demo_client_id = DEMO_CLIENT_ID
+        self.demo_client_secret = DEMO_CLIENT_SECRET
+        self._domains: dict[str, str] = {}
+        self._addresses: dict[str, dict[str, str]] = {}
+        self._indexes: dict[str, MailboxIndex] = {}
+
+    @classmethod
+    def seeded(
+        cls,
+        now: datetime | None = None,
+        *,
+        extra_users: int = 0,
+        client_id: str = DEMO_CLIENT_ID,
+        client_secret: str = DEMO_CLIENT_SECRET,
+        redirect_uris: Iterable[str] = DEMO_REDIRECT_URIS,
+        seed: int = 20240601,
+    ) -> MicrosoftSandbox:
+        """Contoso (250 people + ``extra_users``), Fabrikam Gov (GCC High) and Northwind
+        (expired client secret), plus the demo multi-tenant app. Deterministic for a given
+        ``now`` week and ``seed``."""
+        from .seed import seed_all
+
+        sandbox = cls(now=now, seed=seed)
+        sandbox.demo_client_id, sandbox.demo_client_secret = client_id, client_secret
+        sandbox.register_app(
+            client_id, client_secret, list(redirect_uris), display_name="hiresync (demo)"
+        )
+        seed_all(sandbox, extra_users=extra_users, seed=seed)
+        return sandbox
+
+    # -- apps and tenants -------------------------------------------------------------------
+
+    def register_app(
+        self,
+        client_id: str,
+        client_secret: str,
+        redirect_uris: Iterable[str],
+        *,
+        display_name: str = "",
+        cloud: str = WORLDWIDE,
+        secret_expires_at: datetime | None = None,
+        multi_tenant: bool = True,
+        home_tenant_id: str | None = None,
+    ) -> AppRegistration:
+        """Register (or replace) an app; redirect URIs ending in ``*`` match by prefix."""
+        app = AppRegistration(
+            client_id=client_id,
+            display_name=display_name or client_id,
+            secrets=[ClientSecret(client_secret, secret_expires_at)],
+            redirect_uris=list(redirect_uris),
+            cloud=cloud,
+            multi_tenant=multi_tenant,
+            home_tenant_id=home_tenant_id,
+        )
+        self.apps[client_id] = app
+        return app
+
+    def add_tenant(
+        self, tenant_id: str, display_name: str, domains: list[str], cloud: CloudInfo
+    ) -> Tenant:
+        tenant = Tenant(id=tenant_id, display_name=display_name, domains=domains, cloud=cloud)
+        self.tenants[tenant_id] = tenant
+        for domain in domains:
+            self._domains[domain.lower()] = tenant_id
+        self._addresses[tenant_id] = {}
+        return tenant
+
+    def find_tenant(self, ref: str) -> Tenant | None:
+        """Tenant by GUID or by any verified domain name (case-insensitive)."""
+        key = ref.strip().lower()
+        tenant_id = key if key in self.tenants else self._domains.get(key)
+        return self.tenants.get(tenant_id) if tenant_id else None
+
+    def tenant(self, ref: str) -> Tenant:
+        """Like :meth:`find_tenant` but raises KeyError for an unknown tenant."""
+        found = self.find_tenant(ref)
+        if found is None:
+            raise KeyError(f"unknown tenant {ref!r}")
+        return found
+
+    # -- users ------------------------------------------------------------------------------
+
+    def add_user(
+        self,
+        tenant: str | Tenant,
+        *,
+        display_name: str,
+        mail: str,
+        user_principal_name: str | None = None,
+        aliases: Iterable[str] = (),
+        time_zone: str = "UTC",
+        working_hours: WorkingHours | None = None,
+        user_id: str | None = None,
+        **attrs: Any,
+    ) -> User:
+        """Add a directory user with a mailbox; ``aliases`` become ``smtp:`` proxy addresses."""
+        tenant = self._resolve(tenant)
+        given, _, surname = display_name.partition(" ")
+        user = User(
+            id=user_id or str(uuid.UUID(int=self.random.getrandbits(128), version=4)),
+            display_name=display_name,
+            given_name=attrs.pop("given_name", given),
+            surname=attrs.pop("surname", surname),
+            mail=mail,
+            user_principal_name=user_principal_name or mail,
+            proxy_addresses=[f"SMTP:{mail}"] + [f"smtp:{a}" for a in aliases],
+            time_zone=time_zone,
+            working_hours=working_hours or WorkingHours(),
+            **attrs,
+        )
+        clash = user.addresses() & self._addresses[tenant.id].keys()
+        if clash or user.id in tenant.users:
+            raise ValueError(f"address or id already in use: {sorted(clash) or user.id}")
+        tenant.users[user.id] = user
+        self._index_addresses(tenant, user)
+        return user
+
+    def remove_user(self, tenant: str | Tenant, ref: str) -> User:
+        """Delete a user (by id, UPN or any SMTP address); raises KeyError when absent."""
+        tenant = self._resolve(tenant)
+        user = self.find_user(tenant, ref) or self.find_mailbox(tenant, ref)
+        if user is None:
+            raise KeyError(ref)
+        del tenant.users[user.id]
+        self._addresses[tenant.id] = {
+            a: uid for a, uid in self._addresses[tenant.id].items() if uid != user.id
+        }
+        self._indexes.pop(user.id, None)
+        return user
+
+    def find_user(self, tenant: str | Tenant, ref: str) -> User | None:
+        """Resolve ``/users/{id|userPrincipalName}`` as Graph does (not by mail or alias)."""
+        tenant = self._resolve(tenant)
+        if ref in tenant.users:
+            return tenant.users[ref]
+        key = ref.lower()
+        for user in tenant.users.values():
+            if user.id == key or user.user_principal_name.lower() == key:
+                return user
+        return None
+
+    def find_mailbox(self, tenant: str | Tenant, address: str) -> User | None:
+        """Resolve an SMTP address (primary, UPN or alias) to a mailbox, as getSchedule does."""
+        tenant = self._resolve(tenant)
+        user_id = self._addresses[tenant.id].get(address.strip().lower())
+        return tenant.users.get(user_id) if user_id else None
+
+    def add_generated_users(self, tenant: str | Tenant, count: int) -> list[User]:
+        """Grow a tenant with ``count`` generated people, each with a realistic calendar."""
+        from .seed import generate_people
+
+        return generate_people(self, self._resolve(tenant), count)
+
+    def sign_in_accounts(self, tenant: str | None = None) -> list[SignInAccount]:
+        """Accounts offered on the sign-in page (all tenants when ``tenant`` is None/common)."""
+        tenants = list(self.tenants.values())
+        if tenant and tenant.lower() not in ("common", "organizations"):
+            tenants = [self.tenant(tenant)]
+        return [
+            SignInAccount(u.user_principal_name, u.display_name, u.is_admin, t.id, t.display_name)
+            for t in tenants
+            for u in t.users.values()
+            if u.can_sign_in
+        ]
+
+    # -- events -----------------------------------------------------------------------------
+
+    def add_event(
+        self,
+        tenant: str | Tenant,
+        user_ref: str,
+        *,
+        subject: str,
+        start: datetime,
+        end: datetime,
+        time_zone: str | None = None,
+        **attrs: Any,
+    ) -> Event:
+        """Put an event on a user's calendar (aware datetimes; ``time_zone`` IANA)."""
+        tenant = self._resolve(tenant)
+        user = self.find_user(tenant, user_ref) or self.find_mailbox(tenant, user_ref)
+        if user is None:
+            raise KeyError(user_ref)
+        from zoneinfo import ZoneInfo
+
+        zone_name = time_zone or user.time_zone
+        zone = ZoneInfo(zone_name)
+        event = Event(
+            id=attrs.pop("event_id", None) or self.new_event_id(),
+            subject=subject,
+            start=start.astimezone(zone),
+            end=end.astimezone(zone),
+            time_zone=zone_name,
+            organizer=attrs.pop("organizer", user.mail),
+            created=attrs.pop("created", self.now - timedelta(days=30)),
+            **attrs,
+        )
+        user.events.append(event)
+        self.touch(user)
+        return event
+
+    def add_exception(
+        self, user: User, event: Event, original_day: Any, override: Override | None
+    ) -> None:
+        """Cancel (override None) or modify one occurrence of a series."""
+        if event.recurrence is None or not is_occurrence_date(event, original_day):
+            raise ValueError(f"{original_day} is not an occurrence of {event.subject!r}")
+        event.exceptions[original_day] = override
+        self.touch(user)
+
+    def new_event_id(self) -> str:
+        import base64
+
+        raw = b"\x00\x00\x0e\x00" + self.random.getrandbits(8 * 44).to_bytes(44, "big")
+        return "AAMkA" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def touch(self, user: User) -> None:
+        """Mark a user's calendar as changed so its cached expansion is rebuilt."""
+        user.version += 1
+
+    def mailbox_index(self, user: User) -> MailboxIndex:
+        index = self._indexes.get(user.id)
+        if index is None or index.version != user.version or index.user is not user:
+            index = MailboxIndex(user)
+            self._indexes[user.id] = index
+        return index
+
+    def warm_calendars(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        tenant: str | Tenant | None = None,
+    ) -> int:
+        """Expand every mailbox over [start, end) now (default: a week back to five weeks
+        ahead of ``now``) so benchmarks measure steady-state cost, not first-touch expansion.
+        Returns the number of occurrences cached."""
+        start = start or self.now - timedelta(weeks=1)
+        end = end or self.now + timedelta(weeks=5)
+        tenants = [self._resolve(tenant)] if tenant else list(self.tenants.values())
+        return sum(
+            len(self.mailbox_index(u).overlapping(start, end))
+            for t in tenants
+            for u in t.users.values()
+        )
+
+    # -- consent, faults --------------------------------------------------------------------
+
+    def grant_admin_consent(self, tenant: str | Tenant, client_id: str) -> None:
+        """Record tenant-wide admin consent: the app's application permissions become roles."""
+        tenant = self._resolve(tenant)
+        tenant.grants[client_id] = tuple(self.apps[client_id].permissions)
+
+    def revoke_consent(self, tenant: str | Tenant, client_id: str | None = None) -> None:
+        """Remove the app's service principal from the tenant (all apps when client_id None)."""
+        tenant = self._resolve(tenant)
+        if client_id is None:
+            tenant.grants.clear()
+        else:
+            tenant.grants.pop(client_id, None)
+
+    def set_faults(self, tenant: str | Tenant, **changes: Any) -> dict[str, Any]:
+        tenant = self._resolve(tenant)
+        tenant.faults.update(changes)
+        return tenant.faults.as_dict()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _resolve(self, tenant: str | Tenant) -> Tenant:
+        return tenant if isinstance(tenant, Tenant) else self.tenant(tenant)
+
+    def _index_addresses(self, tenant: Tenant, user: User) -> None:
+        for address in user.addresses():
+            self._addresses[tenant.id][address] = user.id

@@ -1,0 +1,192 @@
+"""Free/busy for a group of people: resolve them to mailboxes, ask the provider, answer per
+person. One unknown or unmatched person never fails the whole answer; a bad request
+(reversed or too long a window, too many people, ids from elsewhere) fails before any
+provider call."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hiresync.domain.freebusy import Schedule, ScheduleError, ScheduleErrorCode
+from hiresync.providers.errors import AuthRevoked, ProviderError
+from hiresync.runtime import Runtime
+from hiresync.services import connections, directory
+from hiresync.services.errors import InvalidInput, NotConnected, UpstreamError
+from hiresync.store.tables import DirectoryEntry, DirectoryMatch, User
+
+MAX_PEOPLE = 1000
+MAX_WINDOW = timedelta(days=62)
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    user_id: uuid.UUID | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class PersonFreeBusy:
+    ref: PersonRef
+    user: User | None
+    mailbox: str | None
+    schedule: Schedule
+
+
+def check_window(start: datetime, end: datetime) -> None:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidInput(
+            "Times need a UTC offset.", hint="Write them like 2026-11-23T09:00:00Z.", field="start"
+        )
+    if end <= start:
+        raise InvalidInput(
+            "The window ends before it starts.", hint="Give an end after the start.", field="end"
+        )
+    if end - start > MAX_WINDOW:
+        raise InvalidInput(
+            f"The window is {(end - start).days} days long; the limit is 62 days.",
+            hint="Split the request into windows of at most 62 days.",
+            field="end",
+        )
+
+
+def check_people(people: list[PersonRef]) -> None:
+    if not people:
+        raise InvalidInput("Name at least one person.", field="people")
+    if len(people) > MAX_PEOPLE:
+        raise InvalidInput(
+            f"{len(people)} people asked; the limit is {MAX_PEOPLE} a request.",
+            hint="Split the request.",
+            field="people",
+        )
+
+
+async def _resolve(
+    session: AsyncSession, org_id: uuid.UUID, people: list[PersonRef], anchors: dict[str, str]
+) -> list[tuple[PersonRef, User | None, str | None]]:
+    """Each person with their team record (if any) and mailbox (if matched); fills
+    ``anchors`` with the directory id of each mailbox."""
+    ids = {p.user_id for p in people if p.user_id}
+    emails = {p.email.strip().lower() for p in people if p.email}
+    users = list(
+        await session.scalars(
+            select(User).where(
+                User.organization_id == org_id,
+                or_(User.id.in_(ids), User.email_key.in_(emails)),
+            )
+        )
+    )
+    by_id = {u.id: u for u in users}
+    missing = sorted(str(i) for i in ids - by_id.keys())
+    if missing:
+        raise InvalidInput(
+            f"No such users in this organization: {', '.join(missing)}.",
+            hint="Use ids from GET /v1/users.",
+            field="people",
+        )
+    by_email = {u.email_key: u for u in users}
+    rows = await session.execute(
+        select(DirectoryMatch.user_id, DirectoryMatch.mailbox, DirectoryEntry.external_id)
+        .join(DirectoryEntry, DirectoryEntry.id == DirectoryMatch.entry_id)
+        .where(
+            DirectoryMatch.organization_id == org_id,
+            DirectoryMatch.user_id.in_([u.id for u in users]),
+        )
+    )
+    mailboxes: dict[uuid.UUID, str] = {}
+    for user_id, mailbox, external_id in rows:
+        mailboxes[user_id] = mailbox
+        anchors[mailbox.lower()] = external_id
+    outsiders = await _directory_mailboxes(session, org_id, emails - by_email.keys(), anchors)
+    resolved = []
+    for ref in people:
+        user = (
+            by_id.get(ref.user_id)
+            if ref.user_id
+            else by_email.get((ref.email or "").strip().lower())
+        )
+        mailbox = (
+            mailboxes.get(user.id) if user else outsiders.get((ref.email or "").strip().lower())
+        )
+        resolved.append((ref, user, mailbox))
+    return resolved
+
+
+async def _directory_mailboxes(
+    session: AsyncSession, org_id: uuid.UUID, emails: set[str], anchors: dict[str, str]
+) -> dict[str, str]:
+    """Mailboxes for addresses of people outside the hiring team but in the directory."""
+    if not emails:
+        return {}
+    rows = await session.scalars(
+        select(DirectoryEntry).where(
+            DirectoryEntry.organization_id == org_id,
+            DirectoryEntry.account_enabled.is_(True),
+            or_(
+                func.lower(DirectoryEntry.mail).in_(emails),
+                func.lower(DirectoryEntry.user_principal_name).in_(emails),
+            ),
+        )
+    )
+    found: dict[str, str] = {}
+    for entry in rows:
+        for address in (entry.mail, entry.user_principal_name):
+            if address and address.lower() in emails:
+                found[address.lower()] = entry.mail or address
+                anchors[(entry.mail or address).lower()] = entry.external_id
+    return found
+
+
+def _unmatched(ref: PersonRef, user: User | None) -> Schedule:
+    who = user.email if user else (ref.email or "")
+    return Schedule(
+        email=who,
+        error=ScheduleError(
+            ScheduleErrorCode.NOT_MATCHED,
+            f"{who} has no mailbox in the connected directory. Check the address, or ask IT "
+            "whether this person has a Microsoft 365 mailbox.",
+        ),
+    )
+
+
+async def query(
+    runtime: Runtime, org_id: uuid.UUID, people: list[PersonRef], start: datetime, end: datetime
+) -> list[PersonFreeBusy]:
+    check_people(people)
+    check_window(start, end)
+    async with runtime.db.sessions() as session:
+        connection = await directory.live_connection(session, org_id)
+        if connection is None:
+            raise NotConnected(
+                "No calendar system is connected for this organization.",
+                hint="An admin connects one in Settings › Calendar sync.",
+            )
+        anchors: dict[str, str] = {}
+        resolved = await _resolve(session, org_id, people, anchors)
+    wanted = sorted({m for _, _, m in resolved if m})
+    source = runtime.calendar(connection.provider).free_busy(
+        connection.tenant_id, connections.token_for(runtime, connection), anchors
+    )
+    try:
+        schedules = await source.get_schedules(wanted, start, end) if wanted else []
+    except AuthRevoked as exc:
+        await connections.mark_broken(runtime, connection.id, exc.message)
+        raise NotConnected(
+            f"Microsoft refused hiresync's access: {exc.message}",
+            hint="An admin reconnects in Settings › Calendar sync.",
+        ) from exc
+    except ProviderError as exc:
+        raise UpstreamError(
+            f"The calendar provider did not answer: {exc.message}", hint="Try again in a minute."
+        ) from exc
+    by_mailbox = {m.lower(): s for m, s in zip(wanted, schedules, strict=True)}
+    return [
+        PersonFreeBusy(
+            ref, user, mailbox, by_mailbox[mailbox.lower()] if mailbox else _unmatched(ref, user)
+        )
+        for ref, user, mailbox in resolved
+    ]

@@ -1,0 +1,89 @@
+"""App-only access tokens, kept encrypted in the database so every worker shares one.
+
+A token is reused until five minutes before it expires; ``force_refresh`` (after a
+401 from the provider) fetches a new one regardless. Two workers refreshing at once
+both get valid tokens, and the last write wins, which is harmless for app-only tokens.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from hiresync.providers.base import CompanyCalendar, TokenGetter
+from hiresync.store.crypto import Keyring
+from hiresync.store.db import Database
+from hiresync.store.tables import Credential
+
+ACCESS_TOKEN = "app_access_token"  # noqa: S105 - a credential kind, not a secret
+_EARLY = timedelta(minutes=5)
+
+
+def _context(connection_id: uuid.UUID) -> str:
+    return f"connection:{connection_id}:{ACCESS_TOKEN}"
+
+
+async def save_token(
+    db: Database,
+    keyring: Keyring,
+    org_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    token: str,
+    expires_at: datetime,
+) -> None:
+    sealed = keyring.seal(token, context=_context(connection_id))
+    values = {
+        "organization_id": org_id,
+        "connection_id": connection_id,
+        "kind": ACCESS_TOKEN,
+        "sealed": sealed,
+        "key_id": keyring.active,
+        "expires_at": expires_at,
+    }
+    stmt = insert(Credential).values(id=uuid.uuid4(), **values)
+    async with db.transaction() as session:
+        await session.execute(
+            stmt.on_conflict_do_update(
+                constraint="uq_credentials_conn_kind",
+                set_={k: stmt.excluded[k] for k in ("sealed", "key_id", "expires_at")},
+            )
+        )
+
+
+def token_getter(
+    db: Database,
+    keyring: Keyring,
+    calendar: CompanyCalendar,
+    org_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    tenant_id: str,
+) -> TokenGetter:
+    """A callable the provider client uses whenever it needs a bearer token."""
+
+    memo: dict[str, tuple[str, datetime]] = {}
+
+    async def get_token(force_refresh: bool) -> str:
+        held = memo.get("token")
+        if held and not force_refresh and held[1] - _EARLY > datetime.now(UTC):
+            return held[0]
+        if not force_refresh:
+            async with db.sessions() as session:
+                row = await session.scalar(
+                    select(Credential).where(
+                        Credential.connection_id == connection_id,
+                        Credential.kind == ACCESS_TOKEN,
+                    )
+                )
+            if row and row.expires_at and row.expires_at - _EARLY > datetime.now(UTC):
+                token = keyring.open(row.sealed, context=_context(connection_id))
+                memo["token"] = (token, row.expires_at)
+                return token
+        issued = await calendar.app_token(tenant_id, force_refresh=True)
+        await save_token(db, keyring, org_id, connection_id, issued.access_token, issued.expires_at)
+        memo["token"] = (issued.access_token, issued.expires_at)
+        return issued.access_token
+
+    return get_token

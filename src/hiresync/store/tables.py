@@ -1,0 +1,194 @@
+"""SQLAlchemy 2 tables. Every row belongs to an organization and every query filters by it.
+
+Tables hold no behaviour: services decide, repositories read and write.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _id() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+
+
+def _org() -> Mapped[uuid.UUID]:
+    return mapped_column(
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+    id: Mapped[uuid.UUID] = _id()
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    created_at: Mapped[datetime] = _created()
+
+
+class User(Base):
+    """A member of the hiring team (not a directory user)."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("organization_id", "email_key", name="uq_users_org_email"),)
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320))  # lower-cased, for matching
+    role: Mapped[str] = mapped_column(String(20))
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = _created()
+
+
+class ApiKey(Base):
+    """Organization-scoped API key; only a SHA-256 of the secret part is stored."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created()
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Connection(Base):
+    """A company-wide link to a calendar system (one Microsoft 365 tenant, for now)."""
+
+    __tablename__ = "connections"
+    __table_args__ = (
+        Index(
+            "uq_connections_one_live_per_provider",
+            "organization_id",
+            "provider",
+            unique=True,
+            postgresql_where="status <> 'disconnected'",
+        ),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    provider: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # active | error | disconnected
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    cloud: Mapped[str] = mapped_column(String(40), default="worldwide")
+    connected_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    consented_by: Mapped[str | None] = mapped_column(String(40))  # "admin" | "shared_link"
+    connected_at: Mapped[datetime] = _created()
+    disconnected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    directory_refreshed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    directory_size: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Credential(Base):
+    """An encrypted token or secret of a connection (see ``store.crypto``)."""
+
+    __tablename__ = "credentials"
+    __table_args__ = (UniqueConstraint("connection_id", "kind", name="uq_credentials_conn_kind"),)
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("connections.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(40))
+    sealed: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(String(40))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class ConsentRequest(Base):
+    """One admin-consent attempt. ``state_hash`` is single-use and bound to one browser."""
+
+    __tablename__ = "consent_requests"
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    provider: Mapped[str] = mapped_column(String(20))
+    state_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    browser_hash: Mapped[str | None] = mapped_column(String(64))
+    link_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    via: Mapped[str] = mapped_column(String(20), default="admin")  # admin | shared_link
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    error_code: Mapped[str | None] = mapped_column(String(40))
+
+
+class DirectoryEntry(Base):
+    """A person in the connected directory, as last read."""
+
+    __tablename__ = "directory_entries"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "external_id", name="uq_directory_conn_external"),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("connections.id", ondelete="CASCADE"), index=True
+    )
+    external_id: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str | None] = mapped_column(String(300))
+    mail: Mapped[str | None] = mapped_column(String(320))
+    user_principal_name: Mapped[str | None] = mapped_column(String(320))
+    addresses: Mapped[list[str]] = mapped_column(ARRAY(String(320)), default=list)
+    account_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    seen_at: Mapped[datetime] = _created()
+
+
+class DirectoryMatch(Base):
+    """Which directory mailbox a hiring-team member is, and by which address."""
+
+    __tablename__ = "directory_matches"
+    __table_args__ = (UniqueConstraint("user_id", name="uq_directory_matches_user"),)
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
+    )
+    entry_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("directory_entries.id", ondelete="CASCADE")
+    )
+    matched_on: Mapped[str] = mapped_column(String(20))  # mail | upn | alias
+    mailbox: Mapped[str] = mapped_column(String(320))  # address used for free/busy
+    matched_at: Mapped[datetime] = _created()

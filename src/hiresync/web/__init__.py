@@ -1,0 +1,1 @@
+"""Server-rendered pages for admins, recruiters and interviewers (Jinja2)."""

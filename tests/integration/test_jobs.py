@@ -1,0 +1,101 @@
+"""The job engine's guarantees hiresync relies on: a job deferred in a transaction exists
+only if the transaction commits, bursts collapse into one waiting job, and a job whose
+worker died is run again."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from hiresync.jobs.engine import defer_in_transaction
+from hiresync.jobs.tasks import retry_stalled_jobs
+from hiresync.runtime import Runtime
+
+
+@pytest.fixture
+async def runtime(stack: Any) -> AsyncIterator[Runtime]:
+    rt = Runtime.build(stack.settings, uri=stack.database_uri)
+    await rt.start()
+    yield rt
+    await rt.close()
+
+
+def jobs_for(uri: str, marker: str) -> list[tuple[str, str]]:
+    with psycopg.connect(uri) as conn:
+        rows = conn.execute(
+            "SELECT status::text, queueing_lock FROM procrastinate_jobs WHERE args->>'organization_id' = %s",
+            (marker,),
+        ).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+async def test_job_deferred_in_a_rolled_back_transaction_never_exists(
+    runtime: Runtime, stack: Any
+) -> None:
+    marker = str(uuid.uuid4())
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        async with runtime.db.transaction() as session:
+            await defer_in_transaction(
+                runtime.jobs,
+                session,
+                "refresh_directory",
+                args={"organization_id": marker},
+                schedule_in={"hours": 1},
+            )
+            raise Boom
+    assert jobs_for(stack.database_uri, marker) == []
+
+
+async def test_a_burst_of_refreshes_leaves_one_waiting_job(runtime: Runtime, stack: Any) -> None:
+    marker = str(uuid.uuid4())
+    queued = []
+    for _ in range(5):
+        async with runtime.db.transaction() as session:
+            queued.append(
+                await defer_in_transaction(
+                    runtime.jobs,
+                    session,
+                    "refresh_directory",
+                    args={"organization_id": marker},
+                    queueing_lock=f"directory:{marker}",
+                    schedule_in={"hours": 1},
+                )
+            )
+    assert queued[0] is not None and queued[1:] == [None] * 4
+    assert jobs_for(stack.database_uri, marker) == [("todo", f"directory:{marker}")]
+
+
+async def test_job_of_a_dead_worker_is_put_back(runtime: Runtime, stack: Any) -> None:
+    marker = str(uuid.uuid4())
+    with psycopg.connect(stack.database_uri, autocommit=True) as conn:
+        worker = conn.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - interval '10 minutes') RETURNING id"
+        ).fetchone()[0]
+        job = conn.execute(
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status, worker_id) "
+            "VALUES ('default', 'hiresync:refresh_directory', %s, 'doing', %s) RETURNING id",
+            (psycopg.types.json.Jsonb({"organization_id": marker}), worker),
+        ).fetchone()[0]
+    context = type(
+        "Ctx",
+        (),
+        {
+            "app": runtime.jobs,
+            "job": type("J", (), {"id": -1})(),
+            "additional_context": {"runtime": runtime},
+        },
+    )()
+    await retry_stalled_jobs(context, timestamp=0)
+    with psycopg.connect(stack.database_uri) as conn:
+        status, attempts = conn.execute(
+            "SELECT status::text, attempts FROM procrastinate_jobs WHERE id = %s", (job,)
+        ).fetchone()
+    assert status in ("todo", "doing", "succeeded") and attempts >= 1
