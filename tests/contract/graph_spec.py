@@ -1,6 +1,7 @@
 """Validate Microsoft Graph requests and responses against the vendored specs.
 
-Two machine-readable specs live in ``/work/shared/specs`` (override with ``HIRESYNC_SPECS_DIR``):
+Two machine-readable specs live in ``../shared/specs`` (copies in ``specs/`` beside this file;
+override with ``HIRESYNC_SPECS_DIR``):
 
 * ``msgraph-v1.0-paths-subset.openapi.json`` — OpenAPI 3.0 paths from 2021: which operation
   exists, its parameters, request body and response envelope.
@@ -50,9 +51,13 @@ class SpecViolation(AssertionError):
 
 
 def specs_dir() -> Path:
-    """``$HIRESYNC_SPECS_DIR`` or ``<repo>/../shared/specs``."""
+    """``$HIRESYNC_SPECS_DIR``, else ``<repo>/../shared/specs``, else the copies vendored
+    beside this file (a clean CI clone may not have ``../shared``)."""
     env = os.environ.get("HIRESYNC_SPECS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "specs"
+    if env:
+        return Path(env)
+    shared = Path(__file__).resolve().parents[3] / "shared" / "specs"
+    return shared if (shared / PATHS_FILE).exists() else Path(__file__).with_name("specs")
 
 
 @cache

@@ -42,6 +42,22 @@ async def run_worker(runtime: Runtime, *, concurrency: int = 4, name: str = "in-
     )
 
 
+async def supervise_worker(runtime: Runtime, *, restart_after: float = 5.0, **options: Any) -> None:
+    """Keep a worker running: Procrastinate stops its worker when the database goes away
+    (a restart, a failover); jobs are safe in the database, so start again and carry on."""
+    while True:
+        try:
+            await run_worker(runtime, **options)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # any worker crash: log it and restart
+            log.error(
+                "job worker stopped; restarting", error=repr(exc), after_seconds=restart_after
+            )
+            await asyncio.sleep(restart_after)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -57,7 +73,7 @@ def create_app(
         rt = runtime or Runtime.build(settings)
         await rt.start()
         app.state.runtime = rt
-        worker = asyncio.create_task(run_worker(rt)) if settings.run_worker else None
+        worker = asyncio.create_task(supervise_worker(rt)) if settings.run_worker else None
         try:
             yield
         finally:

@@ -30,8 +30,8 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 
@@ -101,10 +101,10 @@ def worker(
     name: Annotated[str, typer.Option(help="Worker name shown in logs.")] = "worker",
 ) -> None:
     """Run a standalone job worker; start as many as you like, on any machine sharing the database."""
-    from hiresync.api.app import run_worker
+    from hiresync.api.app import supervise_worker
 
     async def work(runtime: object) -> None:
-        await run_worker(runtime, concurrency=concurrency, name=name)  # type: ignore[arg-type]
+        await supervise_worker(runtime, concurrency=concurrency, name=name)  # type: ignore[arg-type]
 
     run_with_runtime(work)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -49,14 +50,14 @@ def _team_from_sandbox(sandbox: object) -> tuple[list[object], object]:
     return people, admin
 
 
-def _password(data_dir: object) -> str:
-    from pathlib import Path
-
-    path = Path(str(data_dir)) / "demo-password"
+def _remember(path: Path, value: str | None = None) -> str | None:
+    """The demo's login secrets live in private files of the data dir, so every run can
+    print them; ``value`` is written when the file does not exist yet."""
     if path.exists():
         return path.read_text().strip()
+    if value is None:
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(9)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(value)
@@ -92,9 +93,11 @@ def demo(
 
     async def seed() -> demo_seed.DemoLogin:
         async with runtime.db.transaction() as session:
-            login = await demo_seed.seed(session, people, admin, _password(s.data_dir))  # type: ignore[arg-type]
+            password = _remember(s.data_dir / "demo-password", secrets.token_urlsafe(9))
+            login = await demo_seed.seed(session, people, admin, password)  # type: ignore[arg-type]
         await runtime.db.dispose()
-        return login
+        key = _remember(s.data_dir / "demo-api-key", login.api_key)
+        return demo_seed.DemoLogin(login.email, login.password, key)
 
     login = asyncio.run(seed())
     _banner(s.base_url, login, sandbox)
@@ -107,7 +110,7 @@ def _banner(base_url: str, login: object, sandbox: object) -> None:
     out.print(f"Open   [bold cyan]{base_url}/[/]")
     out.print(f"Log in [bold]{login.email}[/] / password [bold]{login.password}[/]")  # type: ignore[attr-defined]
     if login.api_key:  # type: ignore[attr-defined]
-        out.print(f"API key (shown once): [bold]{login.api_key}[/]")  # type: ignore[attr-defined]
+        out.print(f"API key [bold]{login.api_key}[/]")  # type: ignore[attr-defined]
     out.print(
         "Then Settings › Calendar sync › Connect an Outlook admin account. In the Microsoft sandbox:"
     )
