@@ -75,3 +75,16 @@ def connect_as(browser: Browser, org: Any, account: str) -> Any:
     assert "/sandbox/microsoft/organizations/adminconsent?" in start.headers["location"]
     back = browser.sign_in_at_microsoft(start.headers["location"], account)
     return browser.follow(back)
+
+
+def job_report(database_uri: str) -> str:
+    """The job queue as text, for assertion messages when a background step did not happen."""
+    import psycopg
+
+    with psycopg.connect(database_uri) as conn:
+        jobs = conn.execute(
+            "SELECT id, task_name, status::text, attempts, lock, scheduled_at, args FROM procrastinate_jobs "
+            "WHERE task_name NOT LIKE '%retry_stalled%' ORDER BY id DESC LIMIT 20"
+        ).fetchall()
+        workers = conn.execute("SELECT id, last_heartbeat FROM procrastinate_workers").fetchall()
+    return "jobs:\n" + "\n".join(map(str, jobs)) + f"\nworkers: {workers}"

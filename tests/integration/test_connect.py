@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from hiresync.sandbox.microsoft.seed import CONTOSO_ID, FABRIKAM_GOV_ID, NORTHWIND_ID
-from tests.integration.browser import IT_ADMIN, NOT_ADMIN, Browser, connect_as, wait_for
+from tests.integration.browser import IT_ADMIN, NOT_ADMIN, Browser, connect_as, job_report, wait_for
 
 
 @pytest.fixture
@@ -43,6 +43,7 @@ async def test_admin_connects_and_the_whole_team_is_matched(
     report = wait_for(
         lambda: (r := org.api.get("/v1/directory/matches").json())["directory_size"] and r
     )
+    assert report, job_report(stack.database_uri)
     assert report["directory_size"] >= 250
     matched = {u["email"]: u["match"] for u in report["matched"]}
     assert matched["MLEE@contoso.onmicrosoft.com"] == {

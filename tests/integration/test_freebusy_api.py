@@ -7,10 +7,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from hiresync.sandbox.microsoft.seed import CONTOSO_ID
-from tests.integration.browser import IT_ADMIN, Browser, connect_as, wait_for
+from tests.integration.browser import IT_ADMIN, Browser, connect_as, job_report, wait_for
 
 
 @pytest.fixture
@@ -27,7 +28,8 @@ async def connected(stack: Any, make_org: Any) -> Any:
         connect_as(browser, org, IT_ADMIN)
     finally:
         browser.close()
-    assert wait_for(lambda: org.api.get("/v1/directory/matches").json()["directory_size"])
+    read = wait_for(lambda: org.api.get("/v1/directory/matches").json()["directory_size"])
+    assert read, job_report(stack.database_uri)
     return org
 
 
@@ -79,6 +81,27 @@ async def test_free_busy_per_person_with_statuses_hours_and_errors(
     assert people[4]["error"] is None and people[4]["user_id"] is None
     private = [b for p in people for b in p["busy"] if b["private"]]
     assert all(b["subject"] is None for b in private), "private events never leak their subject"
+
+
+async def test_answer_matches_its_published_schema(connected: Any, stack: Any) -> None:
+    """The answer is serialized by hand for speed; it must still be what /openapi.json says."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    document = httpx.get(f"{stack.url}/openapi.json").json()
+    validator = Draft202012Validator(
+        {**document, "$ref": "#/components/schemas/FreeBusyOut"}, format_checker=FormatChecker()
+    )
+    for zone in (None, "Asia/Kolkata"):
+        body = {
+            "people": [{"email": "morgan.lee@contoso.com"}, {"email": "nobody@contoso.com"}],
+            **window(14),
+        }
+        if zone:
+            body["time_zone"] = zone
+        answer = connected.api.post("/v1/free-busy", json=body).json()
+        assert answer["people"][0]["busy"] and answer["people"][1]["error"]
+        problems = [e.message for e in validator.iter_errors(answer)]
+        assert problems == []
 
 
 async def test_answer_in_a_requested_time_zone(connected: Any) -> None:

@@ -35,7 +35,10 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": commit before the response is sent. FastAPI's default runs this exit
+# after sending, so a client could read its own write before it is committed, or be told
+# "created" about a transaction that then fails.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 async def api_organization(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hiresync.api.deps import RuntimeDep
 from hiresync.store import migrate
@@ -46,15 +46,31 @@ async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-class MetricsMiddleware(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+class MetricsMiddleware:
+    """Counts and times requests by route template. Plain ASGI: a ``BaseHTTPMiddleware``
+    would re-buffer every chunk of streamed answers such as a 1,000-person free/busy."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        LATENCY.labels(request.method, name).observe(time.perf_counter() - started)
-        REQUESTS.labels(request.method, name, str(response.status_code)).inc()
-        return response
+        status = [500]
+
+        async def record(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
+            REQUESTS.labels(scope["method"], route, str(status[0])).inc()
 
 
 def install(app: FastAPI) -> None:

@@ -184,7 +184,9 @@ async def complete_consent(runtime: Runtime, params: dict[str, str], browser: st
     except ProviderError as exc:
         return ConsentResult(org_id, outcome, via, problem=exc.message)
     async with runtime.db.transaction() as session:
-        connection = await _activate(session, org_id, outcome.tenant_id, cloud, via, requested_by)
+        connection = await activate_connection(
+            session, org_id, outcome.tenant_id, cloud, via, requested_by
+        )
         await defer_in_transaction(
             runtime.jobs,
             session,
@@ -200,7 +202,7 @@ async def complete_consent(runtime: Runtime, params: dict[str, str], browser: st
     return ConsentResult(org_id, outcome, via, connection=connection)
 
 
-async def _activate(
+async def activate_connection(
     session: AsyncSession,
     org_id: uuid.UUID,
     tenant_id: str,
@@ -230,7 +232,13 @@ async def _activate(
 
 
 async def tear_down(session: AsyncSession, connection: Connection) -> None:
-    """Forget the tokens and the directory copy of a connection; keep the row for history."""
+    """Forget the tokens and the directory copy of a connection; keep the row for history.
+
+    The row is locked first: ``tokens.save_token`` holds a share lock while it writes, so a
+    token being stored by a running job is deleted here, not left behind."""
+    await session.execute(
+        select(Connection.id).where(Connection.id == connection.id).with_for_update()
+    )
     await session.execute(delete(Credential).where(Credential.connection_id == connection.id))
     await session.execute(
         delete(DirectoryMatch).where(DirectoryMatch.organization_id == connection.organization_id)

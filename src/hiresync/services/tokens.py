@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from hiresync.providers.base import CompanyCalendar, TokenGetter
+from hiresync.providers.errors import AuthRevoked
 from hiresync.store.crypto import Keyring
 from hiresync.store.db import Database
-from hiresync.store.tables import Credential
+from hiresync.store.tables import Connection, Credential
 
 ACCESS_TOKEN = "app_access_token"  # noqa: S105 - a credential kind, not a secret
 _EARLY = timedelta(minutes=5)
@@ -33,7 +34,13 @@ async def save_token(
     connection_id: uuid.UUID,
     token: str,
     expires_at: datetime,
-) -> None:
+) -> bool:
+    """Store the connection's token; False (nothing stored) once it is disconnected.
+
+    The connection row is locked (FOR SHARE) while writing, and disconnecting locks it
+    FOR UPDATE before deleting tokens, so a token fetched by a job that was already
+    running can never reappear after a disconnect.
+    """
     sealed = keyring.seal(token, context=_context(connection_id))
     values = {
         "organization_id": org_id,
@@ -45,12 +52,20 @@ async def save_token(
     }
     stmt = insert(Credential).values(id=uuid.uuid4(), **values)
     async with db.transaction() as session:
+        status = await session.scalar(
+            select(Connection.status)
+            .where(Connection.id == connection_id)
+            .with_for_update(read=True)
+        )
+        if status is None or status == "disconnected":
+            return False
         await session.execute(
             stmt.on_conflict_do_update(
                 constraint="uq_credentials_conn_kind",
                 set_={k: stmt.excluded[k] for k in ("sealed", "key_id", "expires_at")},
             )
         )
+    return True
 
 
 def token_getter(
@@ -82,7 +97,10 @@ def token_getter(
                 memo["token"] = (token, row.expires_at)
                 return token
         issued = await calendar.app_token(tenant_id, force_refresh=True)
-        await save_token(db, keyring, org_id, connection_id, issued.access_token, issued.expires_at)
+        if not await save_token(
+            db, keyring, org_id, connection_id, issued.access_token, issued.expires_at
+        ):
+            raise AuthRevoked("This connection was disconnected.", provider=calendar.provider)
         memo["token"] = (issued.access_token, issued.expires_at)
         return issued.access_token
 

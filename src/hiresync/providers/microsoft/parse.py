@@ -8,7 +8,9 @@ by unit tests without a server.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, time
+from dataclasses import replace
+from datetime import UTC, datetime, time, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from hiresync.domain.freebusy import (
@@ -58,8 +60,17 @@ def parse_datetime(value: DateTimeTimeZone) -> datetime:
     naive = datetime.fromisoformat(value["dateTime"].removesuffix("Z"))
     if naive.tzinfo is not None:
         return naive.astimezone(UTC)
-    zone = to_iana(value.get("timeZone")) or "UTC"
-    return naive.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    zone = value.get("timeZone") or "UTC"
+    if zone == "UTC":  # what we ask for: the hot path needs no zone lookup
+        return naive.replace(tzinfo=UTC)
+    return naive.replace(tzinfo=_zone(zone)).astimezone(UTC)
+
+
+@lru_cache(maxsize=256)
+def _zone(name: str) -> tzinfo:
+    """A zone by Windows or IANA name, looked up once (unknown names read as UTC)."""
+    iana = to_iana(name)
+    return ZoneInfo(iana) if iana else UTC
 
 
 def to_datetime_time_zone(moment: datetime) -> DateTimeTimeZone:
@@ -213,6 +224,8 @@ def merge_schedules(email: str, parts: Iterable[Schedule]) -> Schedule:
     for part in parts:
         if part.error:
             return Schedule(email=email, error=part.error)
+    if len(parts) == 1:  # one window (≤ 62 days, the usual case): nothing to join
+        return replace(parts[0], email=email)
     blocks = {block: None for part in parts for block in part.blocks}
     hours = next((p.working_hours for p in parts if p.working_hours), None)
     return Schedule(
