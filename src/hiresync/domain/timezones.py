@@ -5,6 +5,7 @@ The table is CLDR's windowsZones, as kept by ``tzlocal``; we only add validation
 
 from __future__ import annotations
 
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from tzlocal.windows_tz import tz_win, win_tz
@@ -12,8 +13,9 @@ from tzlocal.windows_tz import tz_win, win_tz
 _IANA = frozenset(available_timezones())
 
 
+@lru_cache(maxsize=1024)
 def is_valid_iana(name: str) -> bool:
-    """True for a name ``zoneinfo`` can load (``UTC`` included)."""
+    """True for a name ``zoneinfo`` can load (``UTC`` included); cached, as a miss reads disk."""
     if name in _IANA:
         return True
     try:
@@ -23,6 +25,7 @@ def is_valid_iana(name: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=1024)
 def to_iana(name: str | None) -> str | None:
     """Map a Windows or IANA zone name to IANA; None when unknown."""
     if not name:

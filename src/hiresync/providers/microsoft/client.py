@@ -213,6 +213,7 @@ class GraphClient:
         while True:
             try:
                 response, token = await self._send(method, url, rejected, params, json, headers)
+                body = await _read(response)
             except httpx.TransportError as exc:
                 if retries >= self._retry.max_retries:
                     raise ProviderUnavailable(
@@ -235,7 +236,7 @@ class GraphClient:
                 continue
             if response.is_error:
                 raise error_for(response)
-            return _decode(response)
+            return _decode(response, body)
 
     async def _send(
         self,
@@ -252,15 +253,21 @@ class GraphClient:
         mailbox = mailbox_of(url)
         if mailbox is None:
             async with self._limiter:
-                response = await self._http.request(
-                    method, url, params=params, json=json, headers=all_headers
+                response = await self._http.send(
+                    self._http.build_request(
+                        method, url, params=params, json=json, headers=all_headers
+                    ),
+                    stream=True,
                 )
                 return response, token
         sem = self._mailboxes.acquire_ref(mailbox)
         try:
             async with sem, self._limiter:
-                response = await self._http.request(
-                    method, url, params=params, json=json, headers=all_headers
+                response = await self._http.send(
+                    self._http.build_request(
+                        method, url, params=params, json=json, headers=all_headers
+                    ),
+                    stream=True,
                 )
                 return response, token
         finally:
@@ -373,14 +380,30 @@ class GraphClient:
         return events
 
 
-def _decode(response: httpx.Response) -> Any:
+async def _read(response: httpx.Response) -> bytes:
+    """The body of a streamed response, which is then closed.
+
+    Success bodies are read as chunks rather than kept on the response: httpx's
+    ``Response`` sits in a reference cycle with its stream, so a 1 MB getSchedule
+    body kept there would outlive its parse until the next full garbage collection.
+    Error bodies (small) are kept, as ``error_for`` reads them from the response.
+    """
+    try:
+        if response.is_success:
+            return b"".join([chunk async for chunk in response.aiter_bytes()])
+        return await response.aread()
+    finally:
+        await response.aclose()
+
+
+def _decode(response: httpx.Response, body: bytes) -> Any:
     """A success body as JSON (None when empty); garbage from the server is its failure."""
-    if not response.content:
+    if not body:
         return None
     try:
         # orjson: a 100-person, 4-week getSchedule answer is about 1 MB, and the stdlib
         # parser's time for ten of them shows in the free/busy wall time.
-        return orjson.loads(response.content)
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ProviderUnavailable(
             f"Microsoft Graph sent a body that is not JSON ({response.status_code})",
