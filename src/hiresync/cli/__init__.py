@@ -89,9 +89,14 @@ def serve(
     import uvicorn
 
     from hiresync.api.app import create_app
+    from hiresync.runtime import load_keyring
+    from hiresync.store.db import resolve_database_uri
 
     s = settings()
     s.run_worker = worker
+    # Said here, plainly, rather than as a traceback from the server's startup.
+    resolve_database_uri(s)
+    load_keyring(s)
     uvicorn.run(create_app(s), host=host, port=port, proxy_headers=True, log_level="warning")
 
 
@@ -109,11 +114,60 @@ def worker(
     run_with_runtime(work)
 
 
+def explain(exc: BaseException) -> tuple[str, str] | None:
+    """What an operator should read for an error of the installation, not of hiresync:
+    an unreachable database, a malformed setting, unusable keys. None for anything else,
+    which is a bug and keeps its traceback."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from hiresync.store.crypto import SecretError
+    from hiresync.store.db import DatabaseUnreachable
+
+    if isinstance(exc, DatabaseUnreachable):
+        return (
+            f"Cannot use the database: {exc}",
+            "Start PostgreSQL, or fix HIRESYNC_DATABASE_URL "
+            "(unset it to use the embedded server under HIRESYNC_DATA_DIR).",
+        )
+    if isinstance(exc, OperationalError):
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        return (
+            f"Cannot reach the database: {reason}",
+            "Start PostgreSQL, or fix HIRESYNC_DATABASE_URL "
+            "(unset it to use the embedded server under HIRESYNC_DATA_DIR).",
+        )
+    if isinstance(exc, ArgumentError):
+        return (
+            f"HIRESYNC_DATABASE_URL is not a database URL: {exc}",
+            "Write it like postgresql://user:password@host:5432/dbname.",
+        )
+    if isinstance(exc, SecretError):
+        return (
+            f"Encryption keys unusable: {exc}",
+            "Set HIRESYNC_ENCRYPTION_KEYS to kid:base64(32 bytes)[,kid:...], or unset it to "
+            "use the key generated in the data directory.",
+        )
+    if isinstance(exc, ValidationError):
+        fields = "; ".join(
+            f"HIRESYNC_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        return f"Invalid setting: {fields}", "Fix the environment variable named above."
+    return None
+
+
 def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        explained = explain(exc)
+        if explained is None:
+            raise
+        err.print(f"[bold red]error:[/] {explained[0]}")
+        err.print(f"[yellow]fix:[/] {explained[1]}")
+        sys.exit(2)
 
 
 # Commands living in submodules register themselves on ``app`` when imported.

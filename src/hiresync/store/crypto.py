@@ -76,7 +76,10 @@ def parse_keyring(spec: str) -> Keyring:
     keys: dict[str, bytes] = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         kid, _, encoded = item.partition(":")
-        key = base64.b64decode(encoded)
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except ValueError as exc:
+            raise SecretError(f"key {kid!r} is not base64 ({exc})") from exc
         if len(key) != 32:
             raise SecretError(f"key {kid!r} must be 32 bytes of base64, got {len(key)} bytes")
         keys[kid] = key

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import psycopg
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -30,10 +31,27 @@ def sqlalchemy_url(url: str) -> str:
     return "postgresql+psycopg://" + libpq_uri(url)[len("postgresql://") :]
 
 
+class DatabaseUnreachable(Exception):
+    """The configured database cannot be used: the operator's problem, told plainly."""
+
+
+def check_reachable(uri: str, timeout: int = 5) -> None:
+    """Connect once, so a wrong URL or a stopped server is said at once rather than as a
+    connection pool giving up half a minute later."""
+    try:
+        psycopg.connect(uri, connect_timeout=timeout).close()
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseUnreachable(reason) from exc
+
+
 def resolve_database_uri(settings: Settings) -> str:
-    """The configured server, or the embedded one started on demand (libpq form)."""
+    """The configured server (checked reachable), or the embedded one started on demand
+    (libpq form)."""
     if settings.database_url:
-        return libpq_uri(settings.database_url)
+        uri = libpq_uri(settings.database_url)
+        check_reachable(uri)
+        return uri
     return ensure_database(start_embedded(settings.data_dir), DEFAULT_DATABASE)
 
 
