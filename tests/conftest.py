@@ -128,6 +128,16 @@ def run_async(make_coroutine: Any) -> Any:
 @pytest.fixture
 def make_org(stack: Stack) -> Iterator[Any]:
     """Creates a hiring organization with an admin who can log in, and an API client."""
+    yield from org_factory(stack)
+
+
+@pytest.fixture(scope="module")
+def make_org_module(stack: Stack) -> Iterator[Any]:
+    """``make_org`` for organizations a whole test module shares."""
+    yield from org_factory(stack)
+
+
+def org_factory(stack: Stack) -> Iterator[Any]:
     clients: list[httpx.Client] = []
 
     async def create(

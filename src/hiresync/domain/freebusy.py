@@ -7,6 +7,7 @@ aware UTC datetimes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from enum import StrEnum
@@ -35,7 +36,12 @@ class Weekday(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class BusyBlock:
-    """One busy interval. ``start``/``end`` are aware datetimes in UTC."""
+    """One busy interval. ``start``/``end`` are aware datetimes in UTC.
+
+    ``start_s``/``end_s`` are the same instants in whole seconds since the epoch (start
+    floored, end ceiled): the availability engine works on integers, and a parser that
+    shares instants passes them in for free; otherwise they are computed here.
+    """
 
     start: datetime
     end: datetime
@@ -43,6 +49,14 @@ class BusyBlock:
     is_private: bool = False
     subject: str | None = None
     location: str | None = None
+    start_s: int = field(default=-1, compare=False, repr=False)
+    end_s: int = field(default=-1, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.start_s == -1:
+            object.__setattr__(self, "start_s", math.floor(self.start.timestamp()))
+        if self.end_s == -1:
+            object.__setattr__(self, "end_s", math.ceil(self.end.timestamp()))
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ class PersonRef:
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """The few columns of a hiring-team member that a free/busy answer shows.
+    """The few columns of a hiring-team member that free/busy and availability answers use.
 
     Read as plain rows, not ORM entities: a 1,000-person request would otherwise
     spend more time building and tracking entities than Microsoft takes to answer.
@@ -42,6 +42,9 @@ class Member:
     email_key: str
     name: str
     time_zone: str
+    working_hours: dict[str, list[list[str]]] | None = None
+    max_per_day: int | None = None
+    max_per_week: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class PersonFreeBusy:
     schedule: Schedule
 
 
-def check_window(start: datetime, end: datetime) -> None:
+def check_window(start: datetime, end: datetime, longest: timedelta = MAX_WINDOW) -> None:
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidInput(
             "Times need a UTC offset.", hint="Write them like 2026-11-23T09:00:00Z.", field="start"
@@ -61,10 +64,10 @@ def check_window(start: datetime, end: datetime) -> None:
         raise InvalidInput(
             "The window ends before it starts.", hint="Give an end after the start.", field="end"
         )
-    if end - start > MAX_WINDOW:
+    if end - start > longest:
         raise InvalidInput(
-            f"The window is {(end - start).days} days long; the limit is 62 days.",
-            hint="Split the request into windows of at most 62 days.",
+            f"The window is {(end - start).days} days long; the limit is {longest.days} days.",
+            hint=f"Split the request into windows of at most {longest.days} days.",
             field="end",
         )
 
@@ -88,7 +91,16 @@ async def _resolve(
     ids = {p.user_id for p in people if p.user_id}
     emails = {p.email.strip().lower() for p in people if p.email}
     rows = await session.execute(
-        select(User.id, User.email, User.email_key, User.name, User.time_zone).where(
+        select(
+            User.id,
+            User.email,
+            User.email_key,
+            User.name,
+            User.time_zone,
+            User.working_hours,
+            User.max_interviews_per_day,
+            User.max_interviews_per_week,
+        ).where(
             User.organization_id == org_id,
             or_(User.id.in_(ids), User.email_key.in_(emails)),
         )
@@ -168,10 +180,18 @@ def _unmatched(ref: PersonRef, user: Member | None) -> Schedule:
 
 
 async def query(
-    runtime: Runtime, org_id: uuid.UUID, people: list[PersonRef], start: datetime, end: datetime
+    runtime: Runtime,
+    org_id: uuid.UUID,
+    people: list[PersonRef],
+    start: datetime,
+    end: datetime,
+    *,
+    longest: timedelta = MAX_WINDOW,
 ) -> list[PersonFreeBusy]:
+    """Free/busy per person; ``longest`` lets availability ask for its 12 weeks (the
+    provider cuts what it cannot answer at once)."""
     check_people(people)
-    check_window(start, end)
+    check_window(start, end, longest)
     async with runtime.db.sessions() as session:
         connection = await directory.live_connection(session, org_id)
         if connection is None:

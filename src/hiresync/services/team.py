@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hiresync.services import directory, validation
+from hiresync.services import directory, scheduling_settings, validation
 from hiresync.services.errors import AlreadyExists, InvalidInput, NotFound
 from hiresync.services.passwords import hash_password, verify_password
 from hiresync.store.tables import Organization, User
@@ -23,6 +24,9 @@ class NewUser:
     role: str = "interviewer"
     time_zone: str = "UTC"
     password: str | None = None
+    working_hours: dict[str, list[list[str]]] | None = None
+    max_interviews_per_day: int | None = None
+    max_interviews_per_week: int | None = None
 
 
 async def create_organization(
@@ -65,6 +69,15 @@ async def add_user(session: AsyncSession, org_id: uuid.UUID, new: NewUser) -> Us
         role=validation.role(new.role),
         time_zone=validation.time_zone(new.time_zone),
         password_hash=hash_password(new.password) if new.password else None,
+        working_hours=scheduling_settings.working_hours_json(new.working_hours)
+        if new.working_hours is not None
+        else None,
+        max_interviews_per_day=scheduling_settings.cap(
+            new.max_interviews_per_day, "max_interviews_per_day"
+        ),
+        max_interviews_per_week=scheduling_settings.cap(
+            new.max_interviews_per_week, "max_interviews_per_week"
+        ),
     )
     session.add(user)
     try:
@@ -102,10 +115,23 @@ async def list_users(session: AsyncSession, org_id: uuid.UUID) -> list[User]:
     return list(rows)
 
 
+_NOT_NULL = ("name", "email", "role", "time_zone")
+
+
 async def update_user(
-    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, changes: dict[str, str]
+    session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID, changes: dict[str, Any]
 ) -> User:
+    """Apply ``changes`` (only the keys present); ``None`` clears hours and caps."""
     user = await get_user(session, org_id, user_id)
+    for key in _NOT_NULL:
+        if key in changes and changes[key] is None:
+            raise InvalidInput(f"{key} cannot be cleared.", field=key)
+    if "working_hours" in changes:
+        raw = changes["working_hours"]
+        user.working_hours = None if raw is None else scheduling_settings.working_hours_json(raw)
+    for cap in ("max_interviews_per_day", "max_interviews_per_week"):
+        if cap in changes:
+            setattr(user, cap, scheduling_settings.cap(changes[cap], cap))
     if "name" in changes:
         user.name = validation.name(changes["name"])
     if "role" in changes:

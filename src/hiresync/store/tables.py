@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -20,8 +21,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -57,6 +59,10 @@ class Organization(Base):
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     created_at: Mapped[datetime] = _created()
+    # What blocks time and the default buffers/notice (services.availability_policy).
+    availability_policy: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
 
 
 class User(Base):
@@ -73,6 +79,10 @@ class User(Base):
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     password_hash: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = _created()
+    # {"monday": [["09:00", "17:00"]], …}; used when the calendar does not report hours.
+    working_hours: Mapped[dict[str, list[list[str]]] | None] = mapped_column(JSONB)
+    max_interviews_per_day: Mapped[int | None] = mapped_column(Integer)
+    max_interviews_per_week: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiKey(Base):

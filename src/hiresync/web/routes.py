@@ -346,7 +346,10 @@ async def availability(
 
 
 def install(app: FastAPI) -> None:
+    from hiresync.web import scheduling  # imports this module's helpers, so not at the top
+
     app.include_router(router)
+    app.include_router(scheduling.router)
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
 
     @app.exception_handler(LoginRequired)

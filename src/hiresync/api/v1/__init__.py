@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter
 
-from hiresync.api.v1 import connections, freebusy, users
+from hiresync.api.v1 import availability, connections, freebusy, users
 
 router = APIRouter(prefix="/v1")
 router.include_router(users.router)
 router.include_router(connections.router)
 router.include_router(freebusy.router)
+router.include_router(availability.router)

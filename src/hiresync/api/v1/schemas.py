@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["admin", "recruiter", "interviewer"]
+
+
+WorkingHoursIn = dict[str, list[list[str]]]
+WORKING_HOURS_DOC = (
+    'Per weekday, [start, end] ranges on a 24-hour clock, like {"monday": [["09:00", "12:00"], '
+    '["13:00", "17:00"]]}; days left out are days off; a range ending before it starts runs '
+    "past midnight. Used when the person's calendar does not report working hours."
+)
 
 
 class UserIn(BaseModel):
@@ -17,14 +25,22 @@ class UserIn(BaseModel):
     email: str = Field(max_length=320, examples=["jane.doe@example.com"])
     role: Role = "interviewer"
     time_zone: str = Field(default="UTC", examples=["Europe/London"])
+    working_hours: WorkingHoursIn | None = Field(default=None, description=WORKING_HOURS_DOC)
+    max_interviews_per_day: int | None = Field(default=None, ge=1, le=50)
+    max_interviews_per_week: int | None = Field(default=None, ge=1, le=50)
 
 
 class UserPatch(BaseModel):
+    """Fields left out are kept; ``null`` clears working hours and caps."""
+
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=320)
     role: Role | None = None
     time_zone: str | None = None
+    working_hours: WorkingHoursIn | None = Field(default=None, description=WORKING_HOURS_DOC)
+    max_interviews_per_day: int | None = Field(default=None, ge=1, le=50)
+    max_interviews_per_week: int | None = Field(default=None, ge=1, le=50)
 
 
 class MatchOut(BaseModel):
@@ -38,6 +54,9 @@ class UserOut(BaseModel):
     email: str
     role: Role
     time_zone: str
+    working_hours: WorkingHoursIn | None = None
+    max_interviews_per_day: int | None = None
+    max_interviews_per_week: int | None = None
     match: MatchOut | None = None
 
 
@@ -140,3 +159,178 @@ class FreeBusyOut(BaseModel):
     end: datetime
     time_zone: str
     people: list[PersonFreeBusyOut]
+
+
+# -- availability (Cronofy-like request shape) ---------------------------------------------
+
+
+class DurationIn(BaseModel):
+    """A length of time, like Cronofy's ``{"minutes": 60}``; the parts add up."""
+
+    model_config = ConfigDict(extra="forbid")
+    minutes: int = Field(default=0, ge=0, le=60 * 24 * 366)
+    hours: int = Field(default=0, ge=0, le=24 * 366)
+    days: int = Field(default=0, ge=0, le=366)
+
+    def total(self) -> timedelta:
+        return timedelta(days=self.days, hours=self.hours, minutes=self.minutes)
+
+
+class BufferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    before: DurationIn | None = Field(default=None, description="Free time needed before.")
+    after: DurationIn | None = Field(default=None, description="Free time needed after.")
+
+
+class MemberIn(PersonIn):
+    max_interviews_per_day: int | None = Field(
+        default=None, ge=1, le=50, description="Overrides the person's own setting."
+    )
+    max_interviews_per_week: int | None = Field(default=None, ge=1, le=50)
+
+
+class ParticipantGroupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    members: list[MemberIn] = Field(min_length=1, max_length=1000)
+    required: Literal["all"] | int = Field(
+        default="all", description='"all", or how many members at least must be free.'
+    )
+
+
+class PeriodIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: datetime = Field(examples=["2026-11-30T00:00:00Z"])
+    end: datetime = Field(examples=["2026-12-05T00:00:00Z"])
+
+
+class PolicyOverridesIn(BaseModel):
+    """What blocks time, for this request only (default: the organization's policy)."""
+
+    model_config = ConfigDict(extra="forbid")
+    tentative_blocks: bool | None = None
+    working_elsewhere_blocks: bool | None = None
+    all_day_blocks: bool | None = None
+    not_responded_blocks: bool | None = None
+    unknown_blocks: bool | None = None
+
+
+class TimingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    buffer: BufferIn | None = Field(default=None, description="Default: the organization's.")
+    minimum_notice: DurationIn | None = Field(
+        default=None, description="How soon the first slot may start. Default: the organization's."
+    )
+    booking_horizon: DurationIn | None = Field(
+        default=None, description="How far ahead slots may end. Default: the organization's."
+    )
+    policy: PolicyOverridesIn | None = None
+    time_zone: str | None = Field(
+        default=None,
+        examples=["America/New_York"],
+        description="IANA zone: reads times given without an offset and writes the answer's "
+        "times in it (the candidate's zone, say). Default: UTC.",
+    )
+
+
+class AvailabilityIn(TimingIn):
+    participants: list[ParticipantGroupIn] = Field(
+        min_length=1,
+        max_length=20,
+        description='Groups of people: all of a group free (required "all"), or at least k.',
+    )
+    required_duration: DurationIn = Field(examples=[{"minutes": 60}])
+    query_periods: list[PeriodIn] = Field(min_length=1, max_length=50)
+    start_interval: DurationIn = Field(
+        default_factory=lambda: DurationIn(minutes=30),
+        description="Slots start every 5, 10, 15, 20, 30 or 60 minutes.",
+    )
+    response_format: Literal["slots", "periods"] = "slots"
+    max_results: int = Field(default=512, ge=1, le=5000)
+
+
+class ExplainIn(TimingIn):
+    participants: list[MemberIn] = Field(min_length=1, max_length=1000)
+    start: datetime = Field(examples=["2026-12-01T15:00:00Z"])
+    required_duration: DurationIn = Field(examples=[{"minutes": 60}])
+
+
+class SlotMemberOut(BaseModel):
+    user_id: uuid.UUID | None
+    email: str
+    group: int = Field(description="Index of the participant group this person is in.")
+
+
+class SlotOut(BaseModel):
+    start: datetime
+    end: datetime
+    participants: list[SlotMemberOut] = Field(description="Who is free, group by group.")
+
+
+class AvailabilityPersonOut(BaseModel):
+    user_id: uuid.UUID | None
+    email: str
+    name: str | None
+    time_zone: str
+    working_hours_from: Literal["calendar", "settings", "organization"]
+    error: PersonErrorOut | None = Field(
+        description="Why this person's calendar could not be read; they count as never free."
+    )
+
+
+class AvailabilityOut(BaseModel):
+    time_zone: str
+    available_slots: list[SlotOut] | None = None
+    available_periods: list[SlotOut] | None = None
+    people: list[AvailabilityPersonOut]
+
+
+class ReasonOut(BaseModel):
+    reason: Literal[
+        "busy",
+        "booked_interview",
+        "buffer",
+        "outside_working_hours",
+        "daily_cap",
+        "weekly_cap",
+        "before_min_notice",
+        "after_horizon",
+        "calendar_unreadable",
+    ]
+    message: str
+    start: datetime | None = None
+    end: datetime | None = None
+    status: str | None = None
+    subject: str | None = Field(default=None, description="Never shown for private events.")
+
+
+class ExplainPersonOut(AvailabilityPersonOut):
+    available: bool
+    reasons: list[ReasonOut]
+
+
+class ExplainOut(BaseModel):
+    start: datetime
+    end: datetime
+    time_zone: str
+    people: list[ExplainPersonOut]
+
+
+class AvailabilityPolicyBody(BaseModel):
+    """The organization's availability policy. Busy and out-of-office always block time,
+    free and declined never do; the rest is set here. In a PATCH, fields left out are kept."""
+
+    model_config = ConfigDict(extra="forbid")
+    tentative_blocks: bool | None = None
+    working_elsewhere_blocks: bool | None = None
+    all_day_blocks: bool | None = None
+    not_responded_blocks: bool | None = Field(
+        default=None, description="Events the person has not answered yet."
+    )
+    unknown_blocks: bool | None = None
+    buffer_before_minutes: int | None = Field(default=None, ge=0, le=240)
+    buffer_after_minutes: int | None = Field(default=None, ge=0, le=240)
+    minimum_notice_minutes: int | None = Field(default=None, ge=0, le=43200)
+    booking_horizon_days: int | None = Field(default=None, ge=1, le=365)
+    default_working_hours: WorkingHoursIn | None = Field(
+        default=None, description="For people with none in their calendar or settings."
+    )

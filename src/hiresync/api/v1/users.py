@@ -22,6 +22,9 @@ def user_out(user: User, match: DirectoryMatch | None) -> UserOut:
         email=user.email,
         role=user.role,  # type: ignore[arg-type]
         time_zone=user.time_zone,
+        working_hours=user.working_hours,
+        max_interviews_per_day=user.max_interviews_per_day,
+        max_interviews_per_week=user.max_interviews_per_week,
         match=MatchOut(mailbox=match.mailbox, matched_on=match.matched_on) if match else None,  # type: ignore[arg-type]
     )
 
@@ -59,7 +62,7 @@ async def get_user(user_id: uuid.UUID, org: OrgDep, session: SessionDep) -> User
 async def update_user(
     user_id: uuid.UUID, body: UserPatch, org: OrgDep, session: SessionDep
 ) -> UserOut:
-    user = await team.update_user(session, org, user_id, body.model_dump(exclude_none=True))
+    user = await team.update_user(session, org, user_id, body.model_dump(exclude_unset=True))
     return user_out(user, await _match(session, user.id))
 
 

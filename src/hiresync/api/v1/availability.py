@@ -1,0 +1,210 @@
+"""When can this panel meet? Slots or periods from live calendars, and why not at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Response
+
+from hiresync.api.deps import OrgDep, RuntimeDep, SessionDep
+from hiresync.api.v1.schemas import (
+    AvailabilityIn,
+    AvailabilityOut,
+    AvailabilityPolicyBody,
+    ExplainIn,
+    ExplainOut,
+    MemberIn,
+    TimingIn,
+)
+from hiresync.availability import Mode, Period
+from hiresync.services import availability, scheduling_settings, validation
+from hiresync.services.errors import InvalidInput
+from hiresync.services.freebusy import PersonRef
+
+router = APIRouter(tags=["availability"])
+
+
+class _Clock:
+    """Reads times without an offset in the request's zone; writes answers in it."""
+
+    def __init__(self, name: str | None) -> None:
+        self.name = validation.time_zone(name) if name else "UTC"
+        self.zone = ZoneInfo(self.name)
+        self.named = name is not None
+
+    def read(self, moment: datetime, field: str) -> datetime:
+        if moment.tzinfo is not None:
+            return moment
+        if not self.named:
+            raise InvalidInput(
+                f"{field} has no UTC offset and no time_zone was given.",
+                hint='Write it like 2026-11-23T09:00:00Z, or add "time_zone": "Europe/London".',
+                field=field,
+            )
+        return moment.replace(tzinfo=self.zone)
+
+    def write(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.zone)
+
+
+def _member(item: MemberIn) -> availability.MemberSpec:
+    return availability.MemberSpec(
+        PersonRef(user_id=item.user_id, email=item.email),
+        item.max_interviews_per_day,
+        item.max_interviews_per_week,
+    )
+
+
+def _overrides(body: TimingIn) -> availability.Overrides:
+    buffer = body.buffer
+    return availability.Overrides(
+        buffer_before=buffer.before.total() if buffer and buffer.before else None,
+        buffer_after=buffer.after.total() if buffer and buffer.after else None,
+        min_notice=body.minimum_notice.total() if body.minimum_notice else None,
+        horizon=body.booking_horizon.total() if body.booking_horizon else None,
+        policy=body.policy.model_dump(exclude_none=True) if body.policy else {},
+    )
+
+
+def _group(index: int, members: list[MemberIn], required: str | int) -> availability.GroupSpec:
+    if isinstance(required, int) and not 1 <= required <= len(members):
+        raise InvalidInput(
+            f"Group {index} requires {required} of its {len(members)} member(s) to be free.",
+            hint=f'Use a number from 1 to {len(members)}, or "all".',
+            field=f"participants.{index}.required",
+        )
+    return availability.GroupSpec(
+        tuple(_member(m) for m in members), None if required == "all" else int(required)
+    )
+
+
+def person_out(p: availability.Participant) -> dict[str, Any]:
+    return {
+        "user_id": p.user_id,
+        "email": p.email,
+        "name": p.name,
+        "time_zone": p.time_zone,
+        "working_hours_from": p.hours_source,
+        "error": {"code": p.error.code.value, "message": p.error.message} if p.error else None,
+    }
+
+
+def _slots(answer: availability.AvailabilityAnswer, write: Callable[[datetime], datetime]) -> list:
+    people = answer.participants
+    return [
+        {
+            "start": write(slot.start),
+            "end": write(slot.end),
+            "participants": [
+                {"user_id": people[key].user_id, "email": people[key].email, "group": index}
+                for index, free in enumerate(slot.free)
+                for key in free
+            ],
+        }
+        for slot in answer.slots
+    ]
+
+
+@router.post("/availability", response_model=AvailabilityOut)
+async def find_availability(
+    body: AvailabilityIn, org: OrgDep, runtime: RuntimeDep, response: Response
+) -> Any:
+    """Times when the participants can meet, read live from their calendars.
+
+    Each group is either all required or "at least k of these"; buffers, minimum
+    notice, booking horizon and what blocks time default to the organization's policy.
+    People whose calendar cannot be read count as never free and are listed with the
+    reason. Slots start on the ``start_interval`` grid (from the top of the UTC hour);
+    in ``periods`` format the answer is maximal free stretches instead. The
+    ``Server-Timing`` header says how long reading the calendars and solving took."""
+    clock = _Clock(body.time_zone)
+    request = availability.AvailabilityRequest(
+        groups=tuple(_group(i, g.members, g.required) for i, g in enumerate(body.participants)),
+        periods=tuple(
+            Period(
+                clock.read(p.start, f"query_periods.{i}.start"),
+                clock.read(p.end, f"query_periods.{i}.end"),
+            )
+            for i, p in enumerate(body.query_periods)
+        ),
+        duration=body.required_duration.total(),
+        interval=body.start_interval.total(),
+        mode=Mode(body.response_format),
+        max_results=body.max_results,
+        overrides=_overrides(body),
+    )
+    answer = await availability.find(runtime, org, request, datetime.now(UTC))
+    timings = answer.timings
+    response.headers["Server-Timing"] = (
+        f'read;dur={timings.resolve_and_read_ms:.1f};desc="team and calendars", '
+        f"engine;dur={timings.engine_ms:.1f}"
+    )
+    key = "available_periods" if request.mode == Mode.PERIODS else "available_slots"
+    return {
+        "time_zone": clock.name,
+        key: _slots(answer, clock.write),
+        "people": [person_out(p) for p in answer.participants.values()],
+    }
+
+
+def _reason(conflict: Any, write: Callable[[datetime], datetime]) -> dict[str, Any]:
+    block = conflict.block
+    start = getattr(block, "start", None)
+    end = getattr(block, "end", None)
+    timed = isinstance(start, datetime) and isinstance(end, datetime)
+    return {
+        "reason": conflict.reason.value,
+        "message": conflict.message,
+        "start": write(start) if timed else None,
+        "end": write(end) if timed else None,
+        "status": conflict.status,
+        "subject": conflict.subject,
+    }
+
+
+def _explained(item: availability.Explained, write: Callable[[datetime], datetime]) -> dict:
+    reasons = [_reason(c, write) for c in item.conflicts]
+    if item.unreadable and item.participant.error is not None:
+        reasons = [{"reason": "calendar_unreadable", "message": item.participant.error.message}]
+    return {**person_out(item.participant), "available": item.available, "reasons": reasons}
+
+
+@router.post("/availability/explain", response_model=ExplainOut)
+async def explain_availability(body: ExplainIn, org: OrgDep, runtime: RuntimeDep) -> Any:
+    """For one candidate time, whether each person can make it and every reason why not:
+    the busy event (its subject unless private), a buffer, working hours, a daily or
+    weekly interview cap, minimum notice or booking horizon."""
+    clock = _Clock(body.time_zone)
+    start = clock.read(body.start, "start")
+    duration: timedelta = body.required_duration.total()
+    found = await availability.explain(
+        runtime,
+        org,
+        [_member(m) for m in body.participants],
+        start,
+        duration,
+        datetime.now(UTC),
+        _overrides(body),
+    )
+    return {
+        "start": clock.write(start),
+        "end": clock.write(start + duration),
+        "time_zone": clock.name,
+        "people": [_explained(item, clock.write) for item in found],
+    }
+
+
+@router.get("/availability/policy", response_model=AvailabilityPolicyBody)
+async def get_policy(org: OrgDep, session: SessionDep) -> Any:
+    """What blocks time in this organization, and its default buffers, notice and hours."""
+    return (await scheduling_settings.load_policy(session, org)).as_json()
+
+
+@router.patch("/availability/policy", response_model=AvailabilityPolicyBody)
+async def update_policy(body: AvailabilityPolicyBody, org: OrgDep, session: SessionDep) -> Any:
+    """Change some settings of the policy; the others are kept."""
+    changes = body.model_dump(exclude_unset=True)
+    return (await scheduling_settings.update_policy(session, org, changes)).as_json()
