@@ -25,12 +25,12 @@ MIN = 60
 
 def oracle_blocks(policy: Policy, block: Busy) -> bool:
     """The documented decision table, spelled out case by case."""
-    s, r = BusyStatus(block.status), Response(block.response)
+    s, r = BusyStatus(block.status), Response(getattr(block, "response", Response.NONE))
     if s is BusyStatus.FREE or r is Response.DECLINED:
         return False
     if s is BusyStatus.OOF:
         return True
-    if block.all_day and not policy.all_day_blocks:
+    if getattr(block, "all_day", False) and not policy.all_day_blocks:
         return False
     if r is Response.NOT_RESPONDED and not policy.not_responded_blocks:
         return False
@@ -84,7 +84,7 @@ def capped(person: Person, t: int, tz: ZoneInfo) -> bool:
 
 
 def block_span(block: Busy, tz: ZoneInfo) -> tuple[int, int]:
-    if block.all_day:
+    if getattr(block, "all_day", False):
         return wall(block.start, datetime.min.time(), tz), wall(block.end, datetime.min.time(), tz)  # type: ignore[arg-type]
     return int(block.start.timestamp()), int(block.end.timestamp())  # type: ignore[union-attr]
 

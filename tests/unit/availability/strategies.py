@@ -25,7 +25,7 @@ from hiresync.availability import (
     TimeRange,
     WorkingWeek,
 )
-from hiresync.domain.freebusy import BusyStatus
+from hiresync.domain.freebusy import BusyBlock, BusyStatus
 
 ZONES = (
     "America/New_York",
@@ -70,7 +70,7 @@ def weeks(draw: st.DrawFn) -> WorkingWeek | None:
 
 
 @st.composite
-def busy_blocks(draw: st.DrawFn, base: datetime, span: int) -> Busy:
+def busy_blocks(draw: st.DrawFn, base: datetime, span: int) -> Busy | BusyBlock:
     status = draw(st.sampled_from(list(BusyStatus)))
     response = draw(st.sampled_from(list(Response)))
     if draw(st.integers(0, 7)) == 0:
@@ -79,6 +79,8 @@ def busy_blocks(draw: st.DrawFn, base: datetime, span: int) -> Busy:
         return Busy(first, last, status, all_day=True, response=response)
     start = base + draw(st.integers(-120, span + 60)) * MINUTE
     length = draw(st.integers(5, 240)) * MINUTE
+    if draw(st.booleans()):  # as the free/busy API returns it: the engine reads it as is
+        return BusyBlock(start, start + length, status, subject="1:1")
     return Busy(start, start + length, status, response=response, subject="1:1")
 
 
