@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -353,3 +353,70 @@ def test_working_hours_and_caps_are_set_per_person(panel: Any) -> None:
     cleared = panel.api.patch(f"/v1/users/{user['id']}", json={"working_hours": None})
     assert cleared.json()["working_hours"] is None
     assert cleared.json()["max_interviews_per_day"] == 2, "fields left out are kept"
+
+
+def test_an_interview_loop_fits_in_the_candidates_day_with_bounded_gaps(panel: Any) -> None:
+    body = {
+        "sessions": [
+            {
+                "name": "Technical",
+                "required_duration": {"minutes": 60},
+                "participants": [{"members": members(panel, "ann")}],
+            },
+            {
+                "name": "Culture",
+                "required_duration": {"minutes": 45},
+                "participants": [{"members": members(panel, "ben", "caz"), "required": 1}],
+            },
+        ],
+        "query_periods": day_query(panel, 0) + day_query(panel, 4),
+        "candidate_time_zone": "Europe/Berlin",
+        "gap": {"min": {"minutes": 15}, "max": {"minutes": 30}},
+        "max_results": 3,
+    }
+    answer = panel.api.post("/v1/availability/loops", json=body)
+    assert answer.status_code == 200, answer.text
+    loops = answer.json()["loops"]
+    assert len(loops) == 3 and answer.json()["complete"]
+    berlin = ZoneInfo("Europe/Berlin")
+    for loop in loops:
+        first, second = loop["sessions"]
+        assert [first["name"], second["name"]] == ["Technical", "Culture"]
+        starts = [datetime.fromisoformat(s["start"]) for s in (first, second)]
+        ends = [datetime.fromisoformat(s["end"]) for s in (first, second)]
+        assert ends[0] - starts[0] == timedelta(minutes=60)
+        assert timedelta(minutes=15) <= starts[1] - ends[0] <= timedelta(minutes=30)
+        assert {d.astimezone(berlin).date() for d in starts + ends} == {
+            date.fromisoformat(loop["day"])
+        }
+        assert [i["email"] for i in first["interviewers"]] == [panel.people["ann"]]
+        assert len(second["interviewers"]) == 1
+    assert loops[0]["day"] == (panel.monday.date()).isoformat(), "the earliest day comes first"
+
+
+def test_a_loop_question_that_cannot_be_answered_says_why(panel: Any, stack: Any) -> None:
+    session = {
+        "name": "Same",
+        "required_duration": {"minutes": 30},
+        "participants": [{"members": members(panel, "ann")}],
+    }
+    before = stack.sandbox.stats.by_route.copy()
+    repeated = panel.api.post(
+        "/v1/availability/loops",
+        json={
+            "sessions": [session, session],
+            "query_periods": day_query(panel, 0),
+            "candidate_time_zone": "Europe/Berlin",
+        },
+    )
+    assert repeated.status_code == 422 and "own name" in repeated.json()["error"]["message"]
+    zone = panel.api.post(
+        "/v1/availability/loops",
+        json={
+            "sessions": [session],
+            "query_periods": day_query(panel, 0),
+            "candidate_time_zone": "Berlin",
+        },
+    )
+    assert zone.status_code == 422 and zone.json()["error"]["field"] == "candidate_time_zone"
+    assert stack.sandbox.stats.by_route == before

@@ -32,6 +32,7 @@ from hiresync.availability import (
     find_availability,
 )
 from hiresync.availability import explain as engine_explain
+from hiresync.availability.loops import LoopQuery, LoopResult, Session, check_loop, find_loops
 from hiresync.availability.validation import plan_query
 from hiresync.domain.freebusy import ScheduleError
 from hiresync.runtime import Runtime
@@ -317,3 +318,87 @@ async def explain(
         else:
             explained.append(Explained(who, item.available, item.conflicts))
     return explained
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    name: str
+    duration: timedelta
+    groups: tuple[GroupSpec, ...]
+
+
+@dataclass(frozen=True)
+class LoopRequest:
+    """An interview loop: sessions for one candidate within one of their local days."""
+
+    sessions: tuple[SessionSpec, ...]
+    periods: tuple[Period, ...]
+    candidate_time_zone: str
+    interval: timedelta = timedelta(minutes=15)
+    any_order: bool = False
+    min_gap: timedelta = timedelta(0)
+    max_gap: timedelta | None = timedelta(minutes=30)
+    max_results: int = 10
+    overrides: Overrides = field(default_factory=Overrides)
+
+
+@dataclass(frozen=True)
+class LoopAnswer:
+    result: LoopResult
+    participants: dict[str, Participant]
+
+
+def _loop_query(request: LoopRequest, rules: Rules) -> LoopQuery:
+    sessions = tuple(
+        Session(
+            s.name,
+            s.duration,
+            tuple(Group(tuple(_key(m.ref) for m in g.members), g.required) for g in s.groups),
+        )
+        for s in request.sessions
+    )
+    return LoopQuery(
+        sessions=sessions,
+        periods=request.periods,
+        candidate_time_zone=request.candidate_time_zone,
+        interval=request.interval,
+        any_order=request.any_order,
+        min_gap=request.min_gap,
+        max_gap=request.max_gap,
+        rules=rules,
+        max_results=request.max_results,
+    )
+
+
+def _check_loop_question(query: LoopQuery, keys: list[str], now: datetime) -> None:
+    """Each session checked as its own availability question, before any calendar is read."""
+    try:
+        check_loop(query)
+        for session in query.sessions:
+            single = AvailabilityQuery(
+                session.groups, query.periods, session.duration, query.interval, query.rules
+            )
+            _check_question(single, keys, now)
+    except AvailabilityError as exc:
+        raise _invalid(exc) from exc
+
+
+async def loops(
+    runtime: Runtime, org_id: uuid.UUID, request: LoopRequest, now: datetime
+) -> LoopAnswer:
+    """The first loops (fewest days, balanced interviewer load) for the candidate."""
+    async with runtime.db.sessions() as session:
+        policy = await scheduling_settings.load_policy(session, org_id)
+    rules = rules_for(policy, request.overrides)
+    query = _loop_query(request, rules)
+    members = [m for s in request.sessions for g in s.groups for m in g.members]
+    _check_loop_question(query, [_key(m.ref) for m in members], now)
+    window = read_window(request.periods, rules, now)
+    people, participants = await _read(runtime, org_id, members, window, policy.default_week(), now)
+    if window is None:
+        return LoopAnswer(LoopResult((), True), participants)
+    try:
+        result = find_loops(query, people, now)
+    except AvailabilityError as exc:
+        raise _invalid(exc) from exc
+    return LoopAnswer(result, participants)

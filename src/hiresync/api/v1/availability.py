@@ -16,6 +16,8 @@ from hiresync.api.v1.schemas import (
     AvailabilityPolicyBody,
     ExplainIn,
     ExplainOut,
+    LoopsIn,
+    LoopsOut,
     MemberIn,
     TimingIn,
 )
@@ -194,6 +196,73 @@ async def explain_availability(body: ExplainIn, org: OrgDep, runtime: RuntimeDep
         "end": clock.write(start + duration),
         "time_zone": clock.name,
         "people": [_explained(item, clock.write) for item in found],
+    }
+
+
+def _loop_request(body: LoopsIn, clock: _Clock) -> availability.LoopRequest:
+    gap = body.gap
+    return availability.LoopRequest(
+        sessions=tuple(
+            availability.SessionSpec(
+                s.name,
+                s.required_duration.total(),
+                tuple(_group(i, g.members, g.required) for i, g in enumerate(s.participants)),
+            )
+            for s in body.sessions
+        ),
+        periods=tuple(
+            Period(
+                clock.read(p.start, f"query_periods.{i}.start"),
+                clock.read(p.end, f"query_periods.{i}.end"),
+            )
+            for i, p in enumerate(body.query_periods)
+        ),
+        candidate_time_zone=validation.time_zone(
+            body.candidate_time_zone, field="candidate_time_zone"
+        ),
+        interval=body.start_interval.total(),
+        any_order=body.any_order,
+        min_gap=gap.min.total() if gap.min else timedelta(0),
+        max_gap=None if gap.any_gap else (gap.max.total() if gap.max else timedelta(minutes=30)),
+        max_results=body.max_results,
+        overrides=_overrides(body),
+    )
+
+
+@router.post("/availability/loops", response_model=LoopsOut)
+async def find_loops(body: LoopsIn, org: OrgDep, runtime: RuntimeDep) -> Any:
+    """Interview loops: a sequence of sessions (each with its own length and panel),
+    in the given order or any order, with a minimum and maximum gap between them, all
+    within one of the candidate's local days. The first loops use as few days as
+    possible and spread the interviews across the panel (lowest load first)."""
+    validation.time_zone(body.candidate_time_zone, field="candidate_time_zone")
+    clock = _Clock(body.time_zone or body.candidate_time_zone)
+    answer = await availability.loops(runtime, org, _loop_request(body, clock), datetime.now(UTC))
+    people = answer.participants
+
+    def seat(key: str) -> dict[str, Any]:
+        return {"user_id": people[key].user_id, "email": people[key].email}
+
+    return {
+        "time_zone": clock.name,
+        "loops": [
+            {
+                "day": loop.day.isoformat(),
+                "load": loop.load,
+                "sessions": [
+                    {
+                        "name": s.name,
+                        "start": clock.write(s.start),
+                        "end": clock.write(s.end),
+                        "interviewers": [seat(k) for k in s.interviewers],
+                    }
+                    for s in loop.sessions
+                ],
+            }
+            for loop in answer.result.loops
+        ],
+        "complete": answer.result.complete,
+        "people": [person_out(p) for p in people.values()],
     }
 
 

@@ -334,3 +334,56 @@ class AvailabilityPolicyBody(BaseModel):
     default_working_hours: WorkingHoursIn | None = Field(
         default=None, description="For people with none in their calendar or settings."
     )
+
+
+class SessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100, examples=["Technical interview"])
+    required_duration: DurationIn = Field(examples=[{"minutes": 60}])
+    participants: list[ParticipantGroupIn] = Field(min_length=1, max_length=10)
+
+
+class GapIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min: DurationIn | None = Field(default=None, description="Default: none.")
+    max: DurationIn | None = Field(
+        default=None, description="Default: 30 minutes; null with any_gap for no limit."
+    )
+    any_gap: bool = Field(default=False, description="No maximum gap within the day.")
+
+
+class LoopsIn(TimingIn):
+    sessions: list[SessionIn] = Field(min_length=1, max_length=8)
+    query_periods: list[PeriodIn] = Field(min_length=1, max_length=50)
+    candidate_time_zone: str = Field(
+        examples=["Europe/Berlin"], description="Every loop fits in one of the candidate's days."
+    )
+    start_interval: DurationIn = Field(default_factory=lambda: DurationIn(minutes=15))
+    any_order: bool = Field(default=False, description="Sessions may run in any order.")
+    gap: GapIn = Field(default_factory=GapIn, description="Time between consecutive sessions.")
+    max_results: int = Field(default=10, ge=1, le=50)
+
+
+class PersonRefOut(BaseModel):
+    user_id: uuid.UUID | None
+    email: str
+
+
+class LoopSessionOut(BaseModel):
+    name: str
+    start: datetime
+    end: datetime
+    interviewers: list[PersonRefOut]
+
+
+class LoopOut(BaseModel):
+    day: str = Field(description="The candidate's local date, YYYY-MM-DD.")
+    sessions: list[LoopSessionOut]
+    load: int = Field(description="Interviewer load score; lower spreads interviews better.")
+
+
+class LoopsOut(BaseModel):
+    time_zone: str
+    loops: list[LoopOut]
+    complete: bool = Field(description="False when the search stopped at its step budget.")
+    people: list[AvailabilityPersonOut]
