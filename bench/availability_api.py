@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import os
 import re
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,8 +25,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from freebusy import free_port, peak_rss_mb, prepare, start_sandbox, start_server
-from hiresync.config import Settings
+from freebusy import bench_settings, free_port, peak_rss_mb, prepare, start_sandbox, start_server
 
 
 def question(people: list[str], start: datetime, weeks: int, k: int | None) -> dict:
@@ -95,16 +91,7 @@ async def main() -> None:
     port = free_port()
     sandbox, ready = start_sandbox(port, max(args.people, 250), args.latency_ms, args.weeks)
     base = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        data_dir=Path(tempfile.mkdtemp(prefix="hiresync-bench-")),
-        base_url="http://127.0.0.1:1",
-        run_worker=False,
-        encryption_keys="bench:" + base64.b64encode(os.urandom(32)).decode(),
-        microsoft_client_id=ready["client_id"],
-        microsoft_client_secret=ready["client_secret"],
-        microsoft_login_url=base,
-        microsoft_graph_url=f"{base}/graph",
-    )
+    settings = bench_settings(ready, base)
     server = None
     try:
         runtime, key = await prepare(settings, ready, args.people)

@@ -109,6 +109,20 @@ async def prepare(settings: Settings, ready: dict, people: int) -> tuple[Runtime
     return runtime, key
 
 
+def bench_settings(ready: dict, base: str) -> Settings:
+    """Settings for a throw-away data directory, talking to the sandbox at ``base``."""
+    return Settings(
+        data_dir=Path(tempfile.mkdtemp(prefix="hiresync-bench-")),
+        base_url="http://127.0.0.1:1",
+        run_worker=False,
+        encryption_keys="bench:" + base64.b64encode(os.urandom(32)).decode(),
+        microsoft_client_id=ready["client_id"],
+        microsoft_client_secret=ready["client_secret"],
+        microsoft_login_url=base,
+        microsoft_graph_url=f"{base}/graph",
+    )
+
+
 def start_server(port: int, settings: Settings, database_uri: str) -> subprocess.Popen[bytes]:
     """``hiresync serve`` with the same settings, in its own process."""
     env = {
@@ -211,17 +225,7 @@ async def main() -> None:
     port = free_port()
     sandbox, ready = start_sandbox(port, args.people, args.latency_ms, args.weeks)
     base = f"http://127.0.0.1:{port}"
-    data_dir = Path(tempfile.mkdtemp(prefix="hiresync-bench-"))
-    settings = Settings(
-        data_dir=data_dir,
-        base_url="http://127.0.0.1:1",
-        run_worker=False,
-        encryption_keys="bench:" + base64.b64encode(os.urandom(32)).decode(),
-        microsoft_client_id=ready["client_id"],
-        microsoft_client_secret=ready["client_secret"],
-        microsoft_login_url=base,
-        microsoft_graph_url=f"{base}/graph",
-    )
+    settings = bench_settings(ready, base)
     server = None
     try:
         runtime, key = await prepare(settings, ready, args.people)

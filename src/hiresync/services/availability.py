@@ -141,6 +141,14 @@ def rules_for(policy: scheduling_settings.AvailabilityPolicy, overrides: Overrid
     )
 
 
+async def _policy_and_rules(
+    runtime: Runtime, org_id: uuid.UUID, overrides: Overrides
+) -> tuple[scheduling_settings.AvailabilityPolicy, Rules]:
+    async with runtime.db.sessions() as session:
+        policy = await scheduling_settings.load_policy(session, org_id)
+    return policy, rules_for(policy, overrides)
+
+
 def _pick(value: timedelta | None, default: timedelta) -> timedelta:
     return default if value is None else value
 
@@ -256,9 +264,7 @@ async def find(
     runtime: Runtime, org_id: uuid.UUID, request: AvailabilityRequest, now: datetime
 ) -> AvailabilityAnswer:
     """Slots (or periods) when the panel can meet, per the organization's policy."""
-    async with runtime.db.sessions() as session:
-        policy = await scheduling_settings.load_policy(session, org_id)
-    rules = rules_for(policy, request.overrides)
+    policy, rules = await _policy_and_rules(runtime, org_id, request.overrides)
     query = _engine_query(request, rules)
     members = [m for g in request.groups for m in g.members]
     _check_question(query, [_key(m.ref) for m in members], now)
@@ -301,9 +307,7 @@ async def explain(
         raise InvalidInput(
             "The duration must be more than 0 and at most 24 hours.", field="required_duration"
         )
-    async with runtime.db.sessions() as session:
-        policy = await scheduling_settings.load_policy(session, org_id)
-    rules = rules_for(policy, overrides or Overrides())
+    policy, rules = await _policy_and_rules(runtime, org_id, overrides or Overrides())
     window = (start - rules.buffer_before, start + duration + rules.buffer_after)
     people, participants = await _read(runtime, org_id, members, window, policy.default_week(), now)
     try:
@@ -387,9 +391,7 @@ async def loops(
     runtime: Runtime, org_id: uuid.UUID, request: LoopRequest, now: datetime
 ) -> LoopAnswer:
     """The first loops (fewest days, balanced interviewer load) for the candidate."""
-    async with runtime.db.sessions() as session:
-        policy = await scheduling_settings.load_policy(session, org_id)
-    rules = rules_for(policy, request.overrides)
+    policy, rules = await _policy_and_rules(runtime, org_id, request.overrides)
     query = _loop_query(request, rules)
     members = [m for s in request.sessions for g in s.groups for m in g.members]
     _check_loop_question(query, [_key(m.ref) for m in members], now)

@@ -19,6 +19,7 @@ from hiresync.api.v1.schemas import (
     LoopsIn,
     LoopsOut,
     MemberIn,
+    PeriodIn,
     TimingIn,
 )
 from hiresync.availability import Mode, Period
@@ -50,6 +51,16 @@ class _Clock:
 
     def write(self, moment: datetime) -> datetime:
         return moment.astimezone(self.zone)
+
+
+def _periods(periods: list[PeriodIn], clock: _Clock) -> tuple[Period, ...]:
+    return tuple(
+        Period(
+            clock.read(p.start, f"query_periods.{i}.start"),
+            clock.read(p.end, f"query_periods.{i}.end"),
+        )
+        for i, p in enumerate(periods)
+    )
 
 
 def _member(item: MemberIn) -> availability.MemberSpec:
@@ -125,13 +136,7 @@ async def find_availability(
     clock = _Clock(body.time_zone)
     request = availability.AvailabilityRequest(
         groups=tuple(_group(i, g.members, g.required) for i, g in enumerate(body.participants)),
-        periods=tuple(
-            Period(
-                clock.read(p.start, f"query_periods.{i}.start"),
-                clock.read(p.end, f"query_periods.{i}.end"),
-            )
-            for i, p in enumerate(body.query_periods)
-        ),
+        periods=_periods(body.query_periods, clock),
         duration=body.required_duration.total(),
         interval=body.start_interval.total(),
         mode=Mode(body.response_format),
@@ -210,13 +215,7 @@ def _loop_request(body: LoopsIn, clock: _Clock) -> availability.LoopRequest:
             )
             for s in body.sessions
         ),
-        periods=tuple(
-            Period(
-                clock.read(p.start, f"query_periods.{i}.start"),
-                clock.read(p.end, f"query_periods.{i}.end"),
-            )
-            for i, p in enumerate(body.query_periods)
-        ),
+        periods=_periods(body.query_periods, clock),
         candidate_time_zone=validation.time_zone(
             body.candidate_time_zone, field="candidate_time_zone"
         ),
