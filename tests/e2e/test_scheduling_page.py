@@ -23,7 +23,7 @@ from tests.integration.browser import IT_ADMIN
 
 NY, LDN, SP = ZoneInfo("America/New_York"), ZoneInfo("Europe/London"), ZoneInfo("America/Sao_Paulo")
 CANDIDATE = ZoneInfo("Europe/Berlin")
-HOUR, BUFFER = timedelta(hours=1), timedelta(minutes=10)
+LENGTH, BUFFER = timedelta(minutes=30), timedelta(minutes=10)
 
 
 def monday_ahead() -> date:
@@ -64,13 +64,13 @@ def add_panel(stack: Any, day: date) -> dict[str, tuple[str, str]]:
 
 
 def expected_starts(day: date) -> list[datetime]:
-    """One-hour slots inside both Ann's and Ben's working day whose 10-minute buffers stay
+    """Half-hour slots inside both Ann's and Ben's working day whose 10-minute buffers stay
     clear of Ann's meeting; Dan (London, no meetings) keeps the pool satisfied."""
     meeting = (at(NY, day, 10), at(NY, day, 10, 30))
     start, end = max(at(NY, day, 9), at(LDN, day, 9)), min(at(NY, day, 17), at(LDN, day, 17))
     starts, cursor = [], start
-    while cursor + HOUR <= end:
-        if not (cursor - BUFFER < meeting[1] and cursor + HOUR + BUFFER > meeting[0]):
+    while cursor + LENGTH <= end:
+        if not (cursor - BUFFER < meeting[1] and cursor + LENGTH + BUFFER > meeting[0]):
             starts.append(cursor)
         cursor += timedelta(minutes=30)
     return starts
@@ -92,7 +92,7 @@ def ask(page: Page, required: list[str], pool: list[str], monday: date, tz: str)
         page.get_by_role("group", name=re.compile("^Pool")).get_by_label(name).check()
     page.get_by_label("k: how many of the pool must be free").fill("1")
     page.get_by_label("Candidate's time zone").fill(tz)
-    page.get_by_label("Duration").select_option("60")
+    page.get_by_label("Duration").select_option("30")
     page.get_by_label("Week of").fill(monday.isoformat())
     page.get_by_label("Buffer before and after").select_option("10")
     page.get_by_role("button", name="Find times").click()
@@ -117,13 +117,13 @@ def test_recruiter_finds_the_free_slots_and_sees_who_is_free_and_why_not(
     expected = expected_starts(tuesday)
     assert expected, "the two working days overlap"
     got = [b.get_attribute("data-start") for b in column.all()]
-    assert got == [s.isoformat() for s in expected], "exactly the free one-hour slots"
+    assert got == [s.isoformat() for s in expected], "exactly the free half-hour slots"
     labels = [b.locator(".at").inner_text() for b in column.all()]
     assert labels == [f"{s.astimezone(CANDIDATE):%H:%M}" for s in expected], "candidate's zone"
-    for busy in (at(NY, tuesday, 9), at(NY, tuesday, 9, 30), at(NY, tuesday, 10)):
+    for busy in (at(NY, tuesday, 9, 30), at(NY, tuesday, 10), at(NY, tuesday, 10, 30)):
         assert busy.isoformat() not in got, "Ann's meeting (and its buffer) is never offered"
 
-    everyone = page.locator(f"#slots button[data-start='{at(NY, tuesday, 12).isoformat()}']")
+    everyone = page.locator(f"#slots button[data-start='{at(NY, tuesday, 9).isoformat()}']")
     expect(everyone.locator(".count")).to_have_text("4/4")
     slot = page.locator(f"#slots button[data-start='{at(NY, tuesday, 11).isoformat()}']")
     expect(slot.locator(".count")).to_have_text("3/4")
@@ -144,6 +144,7 @@ def test_recruiter_finds_the_free_slots_and_sees_who_is_free_and_why_not(
     expect(why).to_contain_text(caz)
     expect(why).to_contain_text("“Budget review”")
     expect(why).to_contain_text("overlaps this slot")
+    expect(why).to_contain_text(f"{candidate_time:%H:%M}–")
     start_link = panel.get_by_role("link", name="Start interview with this slot")
     if start_link.count():
         expect(start_link).to_have_attribute("href", re.compile(r"^/interviews/new\?start="))
@@ -158,9 +159,12 @@ def test_bad_input_and_an_empty_week_are_explained(stack: Any, make_org: Any, pa
     page.goto(f"{stack.url}/schedule")
     ask(page, [people["ann"][0], people["ben"][0]], [], monday_ahead(), "Mars/Olympus_Mons")
     alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("'Mars/Olympus_Mons' is not a known time zone")
-    expect(alert).to_contain_text("Europe/London")
+    expect(alert).to_contain_text("'Mars/Olympus_Mons' is not a known time zone.")
+    expect(alert).to_contain_text("Use an IANA name such as Europe/London")
+    expect(page.get_by_label("Candidate's time zone")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#slots")).to_have_count(0)
+    ask(page, [], [], monday_ahead(), "America")  # a folder of zones, not a zone
+    expect(page.get_by_role("alert")).to_contain_text("'America' is not a known time zone.")
 
     ask(page, [], [], date(2020, 1, 6), "Europe/Berlin")  # a week long past: nothing bookable
     expect(page.get_by_role("status")).to_have_text(

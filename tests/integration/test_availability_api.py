@@ -420,3 +420,17 @@ def test_a_loop_question_that_cannot_be_answered_says_why(panel: Any, stack: Any
     )
     assert zone.status_code == 422 and zone.json()["error"]["field"] == "candidate_time_zone"
     assert stack.sandbox.stats.by_route == before
+
+
+@pytest.mark.parametrize("zone", ["America", "Europe/../../etc", "x" * 300])
+def test_names_that_are_not_zones_are_refused_not_crashed_on(panel: Any, zone: str) -> None:
+    answer = panel.api.post(
+        "/v1/availability",
+        json={
+            "participants": [{"members": members(panel, "ann")}],
+            "required_duration": {"minutes": 30},
+            "query_periods": day_query(panel, 0),
+            "time_zone": zone,
+        },
+    )
+    assert answer.status_code == 422 and "not a known time zone" in answer.text

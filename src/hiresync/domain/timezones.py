@@ -20,7 +20,8 @@ def is_valid_iana(name: str) -> bool:
         return True
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a folder of zones ("America") or a name too long for the filesystem.
         return False
     return True
 

@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hiresync.api.deps import RuntimeDep, SessionDep
 from hiresync.availability import Period, Slot
-from hiresync.domain.timezones import is_valid_iana
 from hiresync.services import availability, team, validation
 from hiresync.services.availability import (
     AvailabilityAnswer,
@@ -116,8 +116,21 @@ class Cell:
 
 @dataclass(frozen=True)
 class Week:
+    """Mon–Fri columns; one row per start time, ``None`` where nobody suitable is free."""
+
     days: list[date]
     rows: list[tuple[str, list[Cell | None]]]
+
+
+def _zone(value: str) -> str:
+    return validation.time_zone(value.strip(), field="tz")
+
+
+def _shown_zone(value: str | None, default: str) -> str:
+    try:
+        return _zone(value) if value else default
+    except InvalidInput:
+        return default
 
 
 def _number(value: str | None, allowed: tuple[int, ...], default: int, what: str) -> int:
@@ -137,7 +150,7 @@ def _choice(
     members: list[User], people: list[str], pool: list[str], k: str | None, **picked: Any
 ) -> Choice:
     """The form's answers as a ``Choice``, or ``InvalidInput`` saying what to fix."""
-    tz = validation.time_zone(picked["tz"].strip(), field="tz")
+    tz = _zone(picked["tz"])
     required = tuple(u for u in members if str(u.id) in people)
     others = tuple(u for u in members if str(u.id) in pool and u not in required)
     if not required and not others:
@@ -235,7 +248,7 @@ def _week(answer: AvailabilityAnswer, choice: Choice, viewer: ZoneInfo) -> Week 
     return Week(days, rows)
 
 
-async def _matched_members(session: Any, org: Organization) -> list[User]:
+async def _matched_members(session: AsyncSession, org: Organization) -> list[User]:
     matched = set(
         await session.scalars(
             select(DirectoryMatch.user_id).where(DirectoryMatch.organization_id == org.id)
@@ -264,7 +277,6 @@ async def schedule(
 ) -> HTMLResponse:
     user, org = await _login(request, session)
     members = await _matched_members(session, org)
-    shown_zone = tz if tz and is_valid_iana(tz.strip()) else user.time_zone
     context: dict[str, Any] = {
         "user": user,
         "organization": org,
@@ -276,7 +288,7 @@ async def schedule(
         "tz": user.time_zone if tz is None else tz,
         "minutes": minutes or "60",
         "buffer": buffer or "0",
-        "monday": _monday(week, ZoneInfo(shown_zone)),
+        "monday": _monday(week, ZoneInfo(_shown_zone(tz, user.time_zone))),
         "zones": COMMON_ZONES,
         "durations": DURATIONS,
         "buffers": BUFFERS,
@@ -307,7 +319,7 @@ async def _answer(
         )  # fmt: skip
         answer = await availability.find(runtime, org.id, _request(choice), datetime.now(UTC))
     except ServiceError as exc:
-        return {"error": f"{exc.message} {exc.hint or ''}".strip()}
+        return {"error": _sentence(exc), "error_field": exc.field}
     unreadable = [
         f"{p.name or p.email}: {p.error.message}"
         for p in answer.participants.values()
@@ -319,6 +331,12 @@ async def _answer(
         "unreadable": unreadable,
         "names": {str(u.id): u.name for u in choice.everyone},
     }
+
+
+def _sentence(exc: ServiceError) -> str:
+    """The error and its hint as one readable line."""
+    message = exc.message if exc.message.endswith((".", "?", "!")) else f"{exc.message}."
+    return f"{message} {exc.hint}" if exc.hint else message
 
 
 def _reason(conflict: Any, who: availability.Participant, start: datetime, zone: ZoneInfo) -> str:
@@ -337,7 +355,8 @@ def _reason(conflict: Any, who: availability.Participant, start: datetime, zone:
     if getattr(block, "all_day", False):
         when = "all day"
     else:
-        when = f"{block.start.astimezone(zone):%H:%M}–{block.end.astimezone(zone):%H:%M}"
+        a, b = block.start.astimezone(zone), block.end.astimezone(zone)
+        when = f"{a:%H:%M}–{b:%H:%M} {zone.key}"
     where = "overlaps this slot" if reason == "busy" else "falls in the buffer around it"
     return f"{what} ({status}, {when}) {where}."
 
@@ -370,7 +389,7 @@ async def explain(
     """Why each of ``people`` is or is not free at ``start``, for the slot panel."""
     user, org = await _login(request, session)
     try:
-        zone = ZoneInfo(validation.time_zone(tz or user.time_zone, field="tz"))
+        zone = ZoneInfo(_zone(tz or user.time_zone))
         moment = _instant(start)
         refs = [MemberSpec(PersonRef(user_id=_uuid(p))) for p in people]
         found = await availability.explain(
@@ -378,8 +397,7 @@ async def explain(
             _overrides(_number(str(buffer), BUFFERS, 0, "buffer")),
         )  # fmt: skip
     except ServiceError as exc:
-        body = {"error": exc.message, "hint": exc.hint}
-        return JSONResponse(body, status_code=exc.status)
+        return JSONResponse({"error": _sentence(exc)}, status_code=exc.status)
     return JSONResponse({"people": [_explained(item, moment, zone) for item in found]})
 
 
