@@ -7,10 +7,11 @@ script), on the embedded PostgreSQL (or HIRESYNC_DATABASE_URL), and is asked ove
 
 "Ideal" is the same ceil(N/100) getSchedule calls, each on a mailbox of its own batch, all
 sent at once by a bare httpx client with a ready token, reading the bodies and nothing
-more: the schedule the limits allow, with none of our work. Targets: wall time within
-1.3x of ideal, peak memory under 150 MB.
+more: the schedule the limits allow, with none of our work. The two are timed turn about,
+so that both see the same drift in the sandbox's pace. Targets: wall time within 1.3x of
+ideal, peak memory under 150 MB.
 
-    .venv/bin/python bench/freebusy.py [--people 1000] [--weeks 4] [--runs 7]
+    .venv/bin/python bench/freebusy.py [--people 1000] [--weeks 4] [--runs 11]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -155,28 +157,27 @@ def peak_rss_mb(pid: int) -> float:
     return int(status.split("VmHWM:")[1].split()[0]) / 1024
 
 
-async def time_api(url: str, key: str, body: dict, runs: int) -> tuple[list[float], dict]:
-    timings, answer = [], {}
-    async with httpx.AsyncClient(
+def api_round(url: str, key: str, body: dict) -> Callable[[], Awaitable[tuple[float, bytes]]]:
+    """One ``POST /v1/free-busy`` over HTTP, timed to its last byte."""
+    client = httpx.AsyncClient(
         base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120
-    ) as client:
-        for i in range(runs + 1):
-            started = time.perf_counter()
-            response = await client.post("/v1/free-busy", json=body)
-            raw = response.content
-            elapsed = time.perf_counter() - started
-            response.raise_for_status()
-            if i:  # the first run warms connections and the token
-                timings.append(elapsed)
-            else:
-                answer = json.loads(raw)
-    return timings, answer
+    )
+
+    async def once() -> tuple[float, bytes]:
+        started = time.perf_counter()
+        response = await client.post("/v1/free-busy", json=body)
+        raw = response.content
+        elapsed = time.perf_counter() - started
+        response.raise_for_status()
+        return elapsed, raw
+
+    return once
 
 
-async def time_ideal(
-    runtime: Runtime, ready: dict, graph: str, body: dict, runs: int
-) -> list[float]:
-    """The same getSchedule calls, all at once, by a bare client."""
+async def ideal_round(
+    runtime: Runtime, ready: dict, graph: str, body: dict
+) -> Callable[[], Awaitable[tuple[float, bytes]]]:
+    """The same getSchedule calls, all at once, by a bare client with a ready token."""
     token = (
         await runtime.calendar("microsoft").app_token(ready["tenant"], force_refresh=True)
     ).access_token
@@ -188,30 +189,44 @@ async def time_ideal(
         "endTime": {"dateTime": body["end"][:19], "timeZone": "UTC"},
         "availabilityViewInterval": 60,
     }
-    timings = []
-    limits = httpx.Limits(max_connections=100)
-    async with httpx.AsyncClient(
+    client = httpx.AsyncClient(
         base_url=graph + "/v1.0",
         headers={"Authorization": f"Bearer {token}"},
         timeout=120,
-        limits=limits,
-    ) as client:
+        limits=httpx.Limits(max_connections=100),
+    )
 
-        async def call(batch: list[str]) -> int:
-            r = await client.post(
-                f"/users/{ids[batch[0]]}/calendar/getSchedule",
-                json={"schedules": batch, **window},
-                headers={"Prefer": 'outlook.timezone="UTC"'},
-            )
-            r.raise_for_status()
-            return len(r.content)
+    async def call(batch: list[str]) -> int:
+        r = await client.post(
+            f"/users/{ids[batch[0]]}/calendar/getSchedule",
+            json={"schedules": batch, **window},
+            headers={"Prefer": 'outlook.timezone="UTC"'},
+        )
+        r.raise_for_status()
+        return len(r.content)
 
-        for i in range(runs + 1):
-            started = time.perf_counter()
-            await asyncio.gather(*(call(b) for b in batches))
-            if i:
-                timings.append(time.perf_counter() - started)
-    return timings
+    async def once() -> tuple[float, bytes]:
+        started = time.perf_counter()
+        await asyncio.gather(*(call(b) for b in batches))
+        return time.perf_counter() - started, b""
+
+    return once
+
+
+async def alternate(
+    api: Callable[[], Awaitable[tuple[float, bytes]]],
+    ideal: Callable[[], Awaitable[tuple[float, bytes]]],
+    runs: int,
+) -> tuple[list[float], list[float], dict]:
+    """Both, turn about, after a warm-up round each: the sandbox's own speed drifts over a
+    run, and alternating makes both series see the same drift."""
+    _, raw = await api()
+    await ideal()
+    api_times, ideal_times = [], []
+    for _ in range(runs):
+        api_times.append((await api())[0])
+        ideal_times.append((await ideal())[0])
+    return api_times, ideal_times, json.loads(raw)
 
 
 async def main() -> None:
@@ -219,7 +234,7 @@ async def main() -> None:
     parser.add_argument("--people", type=int, default=1000)
     parser.add_argument("--weeks", type=int, default=4)
     parser.add_argument("--latency-ms", type=int, default=50)
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=11)
     args = parser.parse_args()
 
     port = free_port()
@@ -235,10 +250,13 @@ async def main() -> None:
             "start": start.isoformat(),
             "end": (start + timedelta(weeks=args.weeks)).isoformat(),
         }
-        ideal = await time_ideal(runtime, ready, f"{base}/graph", body, args.runs)
         server_port = free_port()
         server = start_server(server_port, settings, runtime.db.uri)
-        api, answer = await time_api(f"http://127.0.0.1:{server_port}", key, body, args.runs)
+        api, ideal, answer = await alternate(
+            api_round(f"http://127.0.0.1:{server_port}", key, body),
+            await ideal_round(runtime, ready, f"{base}/graph", body),
+            args.runs,
+        )
         server_peak = peak_rss_mb(server.pid)
         await runtime.close()
     finally:
@@ -286,6 +304,12 @@ def report(
     width = max(len(r[0]) for r in rows)
     for name, value, target in rows:
         print(f"  {name:<{width}}  {value:>9}  {target}")
+    print(
+        "  samples (ms): api "
+        + " ".join(f"{t * 1000:.0f}" for t in api)
+        + " | ideal "
+        + " ".join(f"{t * 1000:.0f}" for t in ideal)
+    )
     if errors:
         print("WARNING: some people could not be read; the figures are not comparable")
 

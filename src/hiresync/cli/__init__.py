@@ -7,6 +7,7 @@ to fix it, and exits non-zero on failure, never with a traceback for an expected
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
@@ -97,7 +98,11 @@ def serve(
     # Said here, plainly, rather than as a traceback from the server's startup.
     resolve_database_uri(s)
     load_keyring(s)
-    uvicorn.run(create_app(s), host=host, port=port, proxy_headers=True, log_level="warning")
+    app = create_app(s)
+    # Everything imported so far lives as long as the process: keep it out of the garbage
+    # collector's full passes, which otherwise walk it in the middle of large answers.
+    gc.freeze()
+    uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="warning")
 
 
 @app.command()
