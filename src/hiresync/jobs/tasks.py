@@ -33,6 +33,13 @@ async def refresh_directory(context: JobContext, organization_id: str) -> None:
     await connections.refresh_directory(_runtime(context), uuid.UUID(organization_id))
 
 
+async def push_interview(context: JobContext, interview_id: str) -> None:
+    """Bring the interview's calendar event up to date (create, update or cancel)."""
+    from hiresync.services import calendar_push
+
+    await calendar_push.push(_runtime(context), uuid.UUID(interview_id))
+
+
 async def refresh_all_directories(context: JobContext, timestamp: int) -> None:
     """Queue a directory refresh for each connection whose copy is older than the setting,
     so people added to the directory are matched without anyone asking."""
@@ -56,6 +63,7 @@ def build_blueprint() -> Blueprint:
     """A blueprint holding every task, ready to add to one app."""
     bp = Blueprint()
     bp.task(name="refresh_directory", pass_context=True, retry=_PROVIDER_RETRY)(refresh_directory)
+    bp.task(name="push_interview", pass_context=True, retry=_PROVIDER_RETRY)(push_interview)
     # Periodic tasks are deferred once per tick across all workers (Procrastinate
     # de-duplicates them in the database); the queueing lock keeps backlogs at one.
     bp.periodic(cron="*/15 * * * *")(

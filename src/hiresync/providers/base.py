@@ -37,6 +37,66 @@ class FreeBusySource(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class EventAttendee:
+    email: str
+    name: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """An interview as one calendar event, in provider-neutral terms.
+
+    ``key`` is our id for it, stored on the event (Graph: a single-value extended
+    property) so that an event whose creation outlived a crash is found and re-linked,
+    never created twice; ``transaction_id`` makes a retried create idempotent where the
+    provider supports it."""
+
+    key: str
+    transaction_id: str
+    subject: str
+    body_html: str
+    start: datetime
+    end: datetime
+    time_zone: str
+    location: str | None
+    attendees: tuple[EventAttendee, ...]
+    online_meeting: bool = False
+
+
+@dataclass(frozen=True)
+class WrittenEvent:
+    """An event as the calendar holds it."""
+
+    event_id: str
+    ical_uid: str | None = None
+    join_url: str | None = None
+    responses: tuple[tuple[str, str], ...] = ()  # (address, none|accepted|tentative|declined)
+    cancelled: bool = False
+
+
+@runtime_checkable
+class EventWriter(Protocol):
+    """Writes events into one company's calendars (app-only), exactly once."""
+
+    async def find(self, mailbox: str, key: str) -> WrittenEvent | None:
+        """The event carrying our ``key`` in ``mailbox``, if one exists."""
+        ...
+
+    async def create(self, mailbox: str, draft: EventDraft) -> WrittenEvent: ...
+
+    async def update(self, mailbox: str, event_id: str, draft: EventDraft) -> WrittenEvent: ...
+
+    async def cancel(self, mailbox: str, event_id: str, comment: str) -> None:
+        """Cancel with a message to attendees; an event already gone counts as cancelled."""
+        ...
+
+    async def online_meetings_allowed(self, mailbox: str) -> bool:
+        """Whether the calendar can create Teams meetings with its events."""
+        ...
+
+
 TokenGetter = Callable[[bool], Awaitable[str]]
 
 
@@ -87,6 +147,8 @@ class CompanyCalendar(Protocol):
         """``anchors`` maps a lower-cased mailbox address to the provider's id for it, when
         known from the directory (some providers address calls by id, not by address)."""
         ...
+
+    def events(self, tenant_id: str, get_token: TokenGetter) -> EventWriter: ...
 
     async def aclose(self) -> None:
         """Close HTTP clients."""

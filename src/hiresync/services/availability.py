@@ -8,7 +8,8 @@ notice and horizon, widened by the buffers), each person becomes an engine
 ``Person`` — time zone and working hours from their calendar when it reports them,
 else from their hiresync settings, else the organization's default — and the pure
 engine answers. A person whose calendar cannot be read is never shown as free: they
-count as unavailable and the answer says why.
+count as unavailable and the answer says why. Interviews already sent through hiresync
+count toward each person's daily and weekly caps.
 """
 
 from __future__ import annotations
@@ -19,9 +20,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from sqlalchemy import any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+
 from hiresync.availability import (
     AvailabilityError,
     AvailabilityQuery,
+    Booked,
     Group,
     Mode,
     Period,
@@ -35,12 +41,15 @@ from hiresync.availability import explain as engine_explain
 from hiresync.availability.loops import LoopQuery, LoopResult, Session, check_loop, find_loops
 from hiresync.availability.validation import plan_query
 from hiresync.domain.freebusy import ScheduleError
+from hiresync.domain.interviews import InterviewStatus
 from hiresync.runtime import Runtime
 from hiresync.services import freebusy, scheduling_settings
 from hiresync.services.errors import InvalidInput
 from hiresync.services.freebusy import PersonRef
+from hiresync.store.tables import Interview, InterviewAttendee
 
 MAX_PEOPLE = 1000
+LIVE = (InterviewStatus.CONFIRMED.value, InterviewStatus.RESCHEDULED.value)
 LONGEST_QUERY = timedelta(weeks=12)
 HoursSource = Literal["calendar", "settings", "organization"]
 NEVER = WorkingWeek(((),) * 7)
@@ -212,13 +221,46 @@ async def _read(
     results = await freebusy.query(
         runtime, org_id, refs, window[0], window[1], longest=LONGEST_QUERY + timedelta(days=2)
     )
+    user_ids = [r.user.id for r in results if r.user is not None]
+    booked = await _booked(runtime, org_id, user_ids, window)
     people: dict[str, Person] = {}
     participants: dict[str, Participant] = {}
     for spec, result in zip(unique, results, strict=True):
         person, participant = _person(spec, result, default_week)
+        if result.user is not None and result.user.id in booked:
+            person = replace(person, booked=tuple(booked[result.user.id]))
         people[person.id] = person
         participants[person.id] = participant
     return people, participants
+
+
+async def _booked(
+    runtime: Runtime,
+    org_id: uuid.UUID,
+    user_ids: list[uuid.UUID],
+    window: tuple[datetime, datetime],
+) -> dict[uuid.UUID, list[Booked]]:
+    """Interviews already sent to each person, a week either side of the window, so that
+    daily and weekly caps count them (the calendar shows them only as busy time)."""
+    if not user_ids:
+        return {}
+    margin = timedelta(days=8)
+    async with runtime.db.sessions() as session:
+        rows = await session.execute(
+            select(InterviewAttendee.user_id, Interview.start, Interview.end)
+            .join(Interview, Interview.id == InterviewAttendee.interview_id)
+            .where(
+                Interview.organization_id == org_id,
+                Interview.status.in_(LIVE),
+                InterviewAttendee.user_id == any_(bindparam("ids", user_ids, type_=ARRAY(PG_UUID))),
+                Interview.start < window[1] + margin,
+                Interview.end > window[0] - margin,
+            )
+        )
+    found: dict[uuid.UUID, list[Booked]] = {}
+    for user_id, start, end in rows:
+        found.setdefault(user_id, []).append(Booked(start, end))
+    return found
 
 
 def _person(

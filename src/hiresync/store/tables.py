@@ -202,3 +202,124 @@ class DirectoryMatch(Base):
     matched_on: Mapped[str] = mapped_column(String(20))  # mail | upn | alias
     mailbox: Mapped[str] = mapped_column(String(320))  # address used for free/busy
     matched_at: Mapped[datetime] = _created()
+
+
+class Candidate(Base):
+    """A person being interviewed; never a user of hiresync."""
+
+    __tablename__ = "candidates"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "email_key", name="uq_candidates_org_email"),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320))
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = _created()
+
+
+class Interview(Base):
+    """One interview: the desired state, which calendars are brought to (the source of
+    truth; see services.interviews and jobs.tasks.push_interview)."""
+
+    __tablename__ = "interviews"
+    __table_args__ = (Index("ix_interviews_organization_start", "organization_id", "start"),)
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    title: Mapped[str] = mapped_column(String(300))
+    candidate_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("candidates.id", ondelete="RESTRICT")
+    )
+    organizer_mailbox: Mapped[str] = mapped_column(String(320))
+    organizer_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    location: Mapped[str | None] = mapped_column(String(500))
+    meeting_type: Mapped[str] = mapped_column(String(20))
+    meeting_url: Mapped[str | None] = mapped_column(Text)
+    meeting_id: Mapped[str | None] = mapped_column(String(100))
+    meeting_passcode: Mapped[str | None] = mapped_column(String(100))
+    meeting_phone: Mapped[str | None] = mapped_column(String(100))
+    meeting_address: Mapped[str | None] = mapped_column(String(500))
+    # Why the meeting could not be made as asked (e.g. Teams not enabled on the calendar).
+    meeting_problem: Mapped[str | None] = mapped_column(Text)
+    notes_for_interviewers: Mapped[str | None] = mapped_column(Text)
+    message_to_candidate: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class InterviewAttendee(Base):
+    """An interviewer or the candidate, with the answer their calendar gave."""
+
+    __tablename__ = "interview_attendees"
+    __table_args__ = (
+        UniqueConstraint("interview_id", "email_key", name="uq_interview_attendees_email"),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    interview_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("interviews.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320))
+    response: Mapped[str] = mapped_column(String(20), default="none")
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InterviewHistory(Base):
+    """What happened to an interview, in order: who did what, and what changed."""
+
+    __tablename__ = "interview_history"
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    interview_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("interviews.id", ondelete="CASCADE"), index=True
+    )
+    # clock_timestamp, not now(): entries made in one transaction keep their order.
+    at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )
+    action: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(320))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class CalendarLink(Base):
+    """The interview's event in one calendar: whether it is written, which version, and
+    the provider's id for it. The push job brings it to the interview's ``sequence``."""
+
+    __tablename__ = "interview_calendar_links"
+    __table_args__ = (
+        UniqueConstraint("interview_id", "mailbox", name="uq_interview_calendar_links_mailbox"),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    interview_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("interviews.id", ondelete="CASCADE"), index=True
+    )
+    mailbox: Mapped[str] = mapped_column(String(320))
+    external_event_id: Mapped[str | None] = mapped_column(String(500))
+    transaction_id: Mapped[str] = mapped_column(String(100))
+    synced_sequence: Mapped[int] = mapped_column(Integer, default=-1)
+    state: Mapped[str] = mapped_column(String(20), default="pending")  # pending|synced|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

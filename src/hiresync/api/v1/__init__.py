@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from hiresync.api.v1 import availability, connections, freebusy, users
+from hiresync.api.v1 import availability, connections, freebusy, interviews, users
 
 router = APIRouter(prefix="/v1")
 router.include_router(users.router)
 router.include_router(connections.router)
 router.include_router(freebusy.router)
 router.include_router(availability.router)
+router.include_router(interviews.router)

@@ -57,6 +57,7 @@ Sleep = Callable[[float], Awaitable[None]]
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 USER_SELECT = "id,displayName,mail,userPrincipalName,proxyAddresses,accountEnabled"
 EVENT_SELECT = "id,subject,start,end,isAllDay,showAs,sensitivity,iCalUId,isCancelled"
+WRITTEN_SELECT = "id,iCalUId,subject,start,end,isCancelled,attendees,onlineMeeting"
 PREFER_UTC = 'outlook.timezone="UTC"'
 PREFER_IMMUTABLE_ID = 'IdType="ImmutableId"'
 MAILBOX_CONCURRENCY = 4
@@ -378,6 +379,64 @@ class GraphClient:
         async for page in self.iter_pages(url, params=params, headers=headers):
             events.extend(cast(list[EventWire], page))
         return events
+
+    # -- events (interviews written into calendars) -----------------------------------
+
+    async def create_event(self, user: str, event: dict[str, Any]) -> EventWire:
+        """``POST /users/{user}/events``. The body's ``transactionId`` makes a retried
+        POST (after a lost answer) come back with the event already created."""
+        answer = await self.request(
+            "POST",
+            user_path(user, "events"),
+            json=event,
+            headers={"Prefer": f"{PREFER_UTC}, {PREFER_IMMUTABLE_ID}"},
+        )
+        return cast(EventWire, answer)
+
+    async def find_events_by_property(
+        self, user: str, property_id: str, value: str
+    ) -> list[EventWire]:
+        """Events of ``user`` carrying single-value extended property ``property_id`` set
+        to ``value``: how an event we created is found again after a crash."""
+        escaped = value.replace("'", "''")
+        params = {
+            "$filter": (
+                f"singleValueExtendedProperties/Any(ep: ep/id eq '{property_id}' "
+                f"and ep/value eq '{escaped}')"
+            ),
+            "$select": WRITTEN_SELECT,
+        }
+        found: list[EventWire] = []
+        headers = {"Prefer": f"{PREFER_UTC}, {PREFER_IMMUTABLE_ID}"}
+        async for page in self.iter_pages(
+            user_path(user, "events"), params=params, headers=headers
+        ):
+            found.extend(cast(list[EventWire], page))
+        return found
+
+    async def update_event(self, user: str, event_id: str, changes: dict[str, Any]) -> EventWire:
+        """``PATCH /users/{user}/events/{id}``: Exchange sends the attendees an update."""
+        answer = await self.request(
+            "PATCH",
+            user_path(user, "events", event_id),
+            json=changes,
+            headers={"Prefer": f"{PREFER_UTC}, {PREFER_IMMUTABLE_ID}"},
+        )
+        return cast(EventWire, answer)
+
+    async def cancel_event(self, user: str, event_id: str, comment: str) -> None:
+        """``POST /users/{user}/events/{id}/cancel``: the organizer cancels; attendees get
+        the cancellation with ``comment``."""
+        await self.request(
+            "POST", user_path(user, "events", event_id, "cancel"), json={"comment": comment}
+        )
+
+    async def default_calendar(self, user: str) -> dict[str, Any]:
+        """``GET /users/{user}/calendar``: which online meeting providers it allows."""
+        params = {"$select": "id,name,canEdit,allowedOnlineMeetingProviders"}
+        return cast(
+            dict[str, Any], await self.request("GET", user_path(user, "calendar"), params=params)
+        )
 
 
 async def _read(response: httpx.Response) -> bytes:

@@ -20,6 +20,7 @@ from hiresync.providers.base import ConsentOutcome, ConsentStatus, IssuedToken, 
 from . import identity
 from .adapter import MicrosoftDirectory, MicrosoftFreeBusy
 from .client import GraphClient
+from .events import MicrosoftEvents
 
 _STATUS = {
     identity.ConsentOutcome.GRANTED: ConsentStatus.GRANTED,
@@ -116,6 +117,9 @@ class MicrosoftCompanyCalendar:
         self, tenant_id: str, get_token: TokenGetter, anchors: Mapping[str, str] | None = None
     ) -> MicrosoftFreeBusy:
         return MicrosoftFreeBusy(self._client(tenant_id, get_token), anchors=anchors)
+
+    def events(self, tenant_id: str, get_token: TokenGetter) -> MicrosoftEvents:
+        return MicrosoftEvents(self._client(tenant_id, get_token))
 
     async def aclose(self) -> None:
         clients, self._clients = list(self._clients.values()), {}

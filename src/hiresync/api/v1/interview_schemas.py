@@ -1,0 +1,131 @@
+"""Request and response bodies of the interviews API (pydantic), in /openapi.json."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hiresync.api.v1.schemas import PersonIn
+
+MeetingTypeName = Literal["teams", "phone", "in_person", "custom_link"]
+
+
+class CandidateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, examples=["Alex Candidate"])
+    email: str = Field(max_length=320, examples=["alex@example.org"])
+    time_zone: str = Field(default="UTC", examples=["Europe/Berlin"])
+
+
+class CandidateOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    email: str
+    time_zone: str
+
+
+class MeetingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: MeetingTypeName = Field(
+        description="teams: a Teams meeting made with the event; custom_link: your own "
+        "link (url, and meeting_id / passcode if it has them); phone; in_person."
+    )
+    url: str | None = Field(default=None, max_length=2000)
+    meeting_id: str | None = Field(default=None, max_length=100)
+    passcode: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=100)
+    address: str | None = Field(default=None, max_length=500)
+
+
+class InterviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=300, examples=["Technical interview"])
+    candidate: CandidateIn | None = Field(
+        default=None, description="The candidate; created on first use, by address."
+    )
+    candidate_id: uuid.UUID | None = None
+    interviewers: list[PersonIn] = Field(min_length=1, max_length=20)
+    organizer: PersonIn = Field(
+        description="The team member whose calendar holds the event and sends the invitations."
+    )
+    start: datetime = Field(examples=["2026-12-01T15:00:00Z"])
+    end: datetime = Field(examples=["2026-12-01T16:00:00Z"])
+    time_zone: str = Field(
+        examples=["Europe/London"], description="The zone the event is written in."
+    )
+    meeting: MeetingIn
+    location: str | None = Field(default=None, max_length=500)
+    notes_for_interviewers: str | None = Field(
+        default=None, max_length=10000, description="Never shown to the candidate."
+    )
+    message_to_candidate: str | None = Field(default=None, max_length=10000)
+    confirm: bool = Field(default=False, description="Send it at once; otherwise it stays a draft.")
+
+
+class RescheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: datetime
+    end: datetime
+    time_zone: str | None = Field(default=None, description="Default: the interview's zone.")
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: str | None = Field(
+        default=None, max_length=2000, description="Sent to the attendees with the cancellation."
+    )
+
+
+class AttendeeOut(BaseModel):
+    role: Literal["interviewer", "candidate"]
+    user_id: uuid.UUID | None
+    name: str
+    email: str
+    response: Literal["none", "accepted", "tentative", "declined"]
+
+
+class CalendarOut(BaseModel):
+    mailbox: str
+    state: Literal["pending", "synced", "failed"]
+    event_id: str | None
+    synced_sequence: int
+    last_error: str | None
+
+
+class HistoryOut(BaseModel):
+    at: datetime
+    action: str
+    actor: str
+    details: dict
+
+
+class MeetingOut(BaseModel):
+    type: MeetingTypeName
+    url: str | None
+    meeting_id: str | None
+    passcode: str | None
+    phone: str | None
+    address: str | None
+    problem: str | None = Field(description="Why the meeting could not be made as asked.")
+
+
+class InterviewOut(BaseModel):
+    id: uuid.UUID
+    title: str
+    status: Literal["draft", "confirmed", "rescheduled", "cancelled"]
+    sequence: int
+    start: datetime
+    end: datetime
+    time_zone: str
+    location: str | None
+    meeting: MeetingOut
+    candidate: CandidateOut
+    organizer_mailbox: str
+    attendees: list[AttendeeOut]
+    notes_for_interviewers: str | None
+    message_to_candidate: str | None
+    calendars: list[CalendarOut]
+    history: list[HistoryOut]

@@ -1,0 +1,192 @@
+"""Interviews: create (draft or sent), confirm, reschedule, cancel; and their candidates."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from hiresync.api.deps import OrgDep, RuntimeDep, SessionDep
+from hiresync.api.v1.interview_schemas import (
+    CancelIn,
+    CandidateOut,
+    InterviewIn,
+    InterviewOut,
+    RescheduleIn,
+)
+from hiresync.domain.interviews import Meeting, MeetingType
+from hiresync.services import interviews
+from hiresync.services.errors import InvalidInput
+from hiresync.services.freebusy import PersonRef
+from hiresync.store.tables import Candidate, Interview
+
+router = APIRouter(tags=["interviews"])
+ACTOR = "api"
+
+
+def _ref(person: Any) -> PersonRef:
+    return PersonRef(user_id=person.user_id, email=person.email)
+
+
+def _new(body: InterviewIn) -> interviews.NewInterview:
+    if (body.candidate is None) == (body.candidate_id is None):
+        raise InvalidInput(
+            "Give either candidate (name, email) or candidate_id, not both or neither.",
+            field="candidate",
+        )
+    candidate = (
+        body.candidate_id
+        if body.candidate_id
+        else interviews.CandidateIn(**body.candidate.model_dump())  # type: ignore[union-attr]
+    )
+    m = body.meeting
+    return interviews.NewInterview(
+        title=body.title,
+        candidate=candidate,
+        interviewers=tuple(_ref(p) for p in body.interviewers),
+        organizer=_ref(body.organizer),
+        start=body.start,
+        end=body.end,
+        time_zone=body.time_zone,
+        meeting=Meeting(MeetingType(m.type), m.url, m.meeting_id, m.passcode, m.phone, m.address),
+        location=body.location,
+        notes_for_interviewers=body.notes_for_interviewers,
+        message_to_candidate=body.message_to_candidate,
+        confirm=body.confirm,
+    )
+
+
+def interview_out(view: interviews.InterviewView) -> dict[str, Any]:
+    i, c = view.interview, view.candidate
+    return {
+        "id": i.id,
+        "title": i.title,
+        "status": i.status,
+        "sequence": i.sequence,
+        "start": i.start,
+        "end": i.end,
+        "time_zone": i.time_zone,
+        "location": i.location,
+        "meeting": {
+            "type": i.meeting_type,
+            "url": i.meeting_url,
+            "meeting_id": i.meeting_id,
+            "passcode": i.meeting_passcode,
+            "phone": i.meeting_phone,
+            "address": i.meeting_address,
+            "problem": i.meeting_problem,
+        },
+        "candidate": {"id": c.id, "name": c.name, "email": c.email, "time_zone": c.time_zone},
+        "organizer_mailbox": i.organizer_mailbox,
+        "attendees": [
+            {
+                "role": a.role,
+                "user_id": a.user_id,
+                "name": a.name,
+                "email": a.email,
+                "response": a.response,
+            }
+            for a in view.attendees
+        ],
+        "notes_for_interviewers": i.notes_for_interviewers,
+        "message_to_candidate": i.message_to_candidate,
+        "calendars": [
+            {
+                "mailbox": link.mailbox,
+                "state": link.state,
+                "event_id": link.external_event_id,
+                "synced_sequence": link.synced_sequence,
+                "last_error": link.last_error,
+            }
+            for link in view.links
+        ],
+        "history": [
+            {"at": h.at, "action": h.action, "actor": h.actor, "details": h.details}
+            for h in view.history
+        ],
+    }
+
+
+async def _answer(session: SessionDep, org: uuid.UUID, interview_id: uuid.UUID) -> dict[str, Any]:
+    await session.flush()
+    return interview_out(await interviews.view(session, org, interview_id))
+
+
+@router.post("/interviews", response_model=InterviewOut, status_code=201)
+async def create_interview(
+    body: InterviewIn, org: OrgDep, session: SessionDep, runtime: RuntimeDep
+) -> Any:
+    """A draft interview, or (with ``confirm``) one sent at once: one event in the
+    organizer's calendar with the interviewers and the candidate as attendees, so the
+    calendar sends the invitations."""
+    interview = await interviews.create(runtime, session, org, _new(body), ACTOR, datetime.now(UTC))
+    return await _answer(session, org, interview.id)
+
+
+@router.get("/interviews", response_model=list[InterviewOut])
+async def list_interviews(
+    org: OrgDep, session: SessionDep, status: str | None = None, limit: int = 100
+) -> Any:
+    """Interviews, soonest first; ``status`` filters (draft, confirmed, rescheduled, cancelled)."""
+    query = select(Interview.id).where(Interview.organization_id == org)
+    if status:
+        query = query.where(Interview.status == status)
+    ids = list(await session.scalars(query.order_by(Interview.start).limit(min(limit, 500))))
+    return [interview_out(await interviews.view(session, org, i)) for i in ids]
+
+
+@router.get("/interviews/{interview_id}", response_model=InterviewOut)
+async def get_interview(interview_id: uuid.UUID, org: OrgDep, session: SessionDep) -> Any:
+    """The interview with its attendees' answers, its state per calendar and its history."""
+    return await _answer(session, org, interview_id)
+
+
+@router.post("/interviews/{interview_id}/confirm", response_model=InterviewOut)
+async def confirm_interview(
+    interview_id: uuid.UUID, org: OrgDep, session: SessionDep, runtime: RuntimeDep
+) -> Any:
+    """Send a draft. Confirming twice is refused (409), never sent twice."""
+    await interviews.confirm(runtime, session, org, interview_id, ACTOR)
+    return await _answer(session, org, interview_id)
+
+
+@router.post("/interviews/{interview_id}/reschedule", response_model=InterviewOut)
+async def reschedule_interview(
+    interview_id: uuid.UUID,
+    body: RescheduleIn,
+    org: OrgDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Any:
+    """Move a sent interview: the same event moves and the attendees get an update."""
+    current = await interviews.load(session, org, interview_id)
+    change = (body.start, body.end, body.time_zone or current.time_zone)
+    await interviews.reschedule(
+        runtime, session, org, interview_id, change, ACTOR, datetime.now(UTC)
+    )
+    return await _answer(session, org, interview_id)
+
+
+@router.post("/interviews/{interview_id}/cancel", response_model=InterviewOut)
+async def cancel_interview(
+    interview_id: uuid.UUID,
+    org: OrgDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    body: CancelIn | None = None,
+) -> Any:
+    """Cancel: a sent interview is cancelled in the calendar, with ``message`` to attendees."""
+    message = body.message if body else None
+    await interviews.cancel(runtime, session, org, interview_id, message, ACTOR)
+    return await _answer(session, org, interview_id)
+
+
+@router.get("/candidates", response_model=list[CandidateOut])
+async def list_candidates(org: OrgDep, session: SessionDep) -> Any:
+    rows = await session.scalars(
+        select(Candidate).where(Candidate.organization_id == org).order_by(Candidate.name)
+    )
+    return [{"id": c.id, "name": c.name, "email": c.email, "time_zone": c.time_zone} for c in rows]

@@ -1,0 +1,414 @@
+"""Interviews: create, confirm, reschedule and cancel, each in one transaction.
+
+Every change is checked in full before anything is written (a bad request leaves
+nothing half-done), moves the interview through the lifecycle of
+``domain.interviews``, records a history entry, and, when calendars must follow,
+queues the push job *in the same transaction* (transactional outbox): the change and
+the promise to push it commit together or not at all. The job itself lives in
+``services.calendar_push``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hiresync.domain.interviews import (
+    Action,
+    AttendeeRole,
+    InterviewStatus,
+    InvalidTransition,
+    Meeting,
+    MeetingType,
+    is_live,
+    next_status,
+)
+from hiresync.jobs.engine import defer_in_transaction
+from hiresync.runtime import Runtime
+from hiresync.services import directory, validation
+from hiresync.services.errors import AlreadyExists, InvalidInput, NotConnected, NotFound
+from hiresync.services.freebusy import PersonRef
+from hiresync.store.tables import (
+    Candidate,
+    DirectoryMatch,
+    Interview,
+    InterviewAttendee,
+    InterviewHistory,
+    User,
+)
+
+MAX_LENGTH = timedelta(hours=12)
+MAX_INTERVIEWERS = 20
+PAST_GRACE = timedelta(minutes=5)
+
+
+class StateConflict(AlreadyExists):
+    """The interview's status does not allow the action (409)."""
+
+    code = "invalid_state"
+
+
+@dataclass(frozen=True)
+class CandidateIn:
+    name: str
+    email: str
+    time_zone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class NewInterview:
+    title: str
+    candidate: CandidateIn | uuid.UUID
+    interviewers: tuple[PersonRef, ...]
+    organizer: PersonRef
+    start: datetime
+    end: datetime
+    time_zone: str
+    meeting: Meeting
+    location: str | None = None
+    notes_for_interviewers: str | None = None
+    message_to_candidate: str | None = None
+    confirm: bool = False
+
+
+@dataclass
+class InterviewView:
+    interview: Interview
+    candidate: Candidate
+    attendees: list[InterviewAttendee]
+    history: list[InterviewHistory] = field(default_factory=list)
+    links: list[Any] = field(default_factory=list)
+
+
+# -- checks ------------------------------------------------------------------------------
+
+
+def check_times(start: datetime, end: datetime, zone: str, now: datetime) -> None:
+    validation.time_zone(zone)
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidInput(
+            "start and end need a UTC offset.",
+            hint="Write them like 2026-12-01T15:00:00Z, or with an offset like +01:00.",
+            field="start",
+        )
+    if end <= start:
+        raise InvalidInput("The interview ends before it starts.", field="end")
+    if end - start > MAX_LENGTH:
+        raise InvalidInput("An interview may last at most 12 hours.", field="end")
+    if start < now - PAST_GRACE:
+        raise InvalidInput(
+            "The interview would start in the past.",
+            hint="Pick a time from now on.",
+            field="start",
+        )
+
+
+def check_meeting(meeting: Meeting, location: str | None) -> Meeting:
+    """Each meeting type has what it needs to be joined."""
+    if meeting.type is MeetingType.CUSTOM_LINK:
+        parts = urlsplit(meeting.url or "")
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InvalidInput(
+                "A custom meeting link needs its URL.",
+                hint="Paste the full link, like https://meet.example.com/abc-defg.",
+                field="meeting.url",
+            )
+    if meeting.type is MeetingType.PHONE and not meeting.phone:
+        raise InvalidInput("A phone interview needs the number to call.", field="meeting.phone")
+    if meeting.type is MeetingType.IN_PERSON and not (meeting.address or location):
+        raise InvalidInput("An in-person interview needs an address.", field="meeting.address")
+    return meeting
+
+
+async def _team_member(
+    session: AsyncSession, org_id: uuid.UUID, ref: PersonRef, field: str
+) -> User:
+    clause = (
+        User.id == ref.user_id
+        if ref.user_id
+        else User.email_key == (ref.email or "").strip().lower()
+    )
+    user = await session.scalar(select(User).where(User.organization_id == org_id, clause))
+    if user is None:
+        who = ref.user_id or ref.email
+        raise InvalidInput(
+            f"{who} is not on this organization's hiring team.",
+            hint="Use ids or addresses from GET /v1/users.",
+            field=field,
+        )
+    return user
+
+
+async def _mailbox(session: AsyncSession, org_id: uuid.UUID, user: User) -> str | None:
+    return await session.scalar(
+        select(DirectoryMatch.mailbox).where(
+            DirectoryMatch.organization_id == org_id, DirectoryMatch.user_id == user.id
+        )
+    )
+
+
+async def _candidate(
+    session: AsyncSession, org_id: uuid.UUID, ref: CandidateIn | uuid.UUID
+) -> Candidate:
+    """The candidate by id, or by address (created on first use, name and zone updated)."""
+    if isinstance(ref, uuid.UUID):
+        found = await session.scalar(
+            select(Candidate).where(Candidate.organization_id == org_id, Candidate.id == ref)
+        )
+        if found is None:
+            raise InvalidInput(f"No candidate {ref} in this organization.", field="candidate")
+        return found
+    email = validation.email(ref.email, field="candidate.email")
+    zone = validation.time_zone(ref.time_zone, field="candidate.time_zone")
+    name = validation.name(ref.name, field="candidate.name")
+    found = await session.scalar(
+        select(Candidate).where(
+            Candidate.organization_id == org_id, Candidate.email_key == email.lower()
+        )
+    )
+    if found is None:
+        found = Candidate(organization_id=org_id, name=name, email=email, email_key=email.lower())
+        session.add(found)
+    found.name, found.time_zone = name, zone
+    await session.flush()
+    return found
+
+
+# -- use cases ---------------------------------------------------------------------------
+
+
+def _history(interview: Interview, action: str, actor: str, **details: Any) -> InterviewHistory:
+    return InterviewHistory(
+        organization_id=interview.organization_id,
+        interview_id=interview.id,
+        action=action,
+        actor=actor,
+        details={k: v for k, v in details.items() if v is not None},
+    )
+
+
+async def _attendees(
+    session: AsyncSession, org_id: uuid.UUID, refs: tuple[PersonRef, ...], candidate: Candidate
+) -> list[tuple[User, str]]:
+    if not refs:
+        raise InvalidInput("Name at least one interviewer.", field="interviewers")
+    if len(refs) > MAX_INTERVIEWERS:
+        raise InvalidInput(f"At most {MAX_INTERVIEWERS} interviewers.", field="interviewers")
+    people: dict[uuid.UUID, User] = {}
+    for index, ref in enumerate(refs):
+        user = await _team_member(session, org_id, ref, f"interviewers.{index}")
+        people[user.id] = user
+    for user in people.values():
+        if user.email_key == candidate.email_key:
+            raise InvalidInput(
+                f"{user.email} is both the candidate and an interviewer.", field="interviewers"
+            )
+    return [(u, u.email) for u in people.values()]
+
+
+async def create(
+    runtime: Runtime,
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    new: NewInterview,
+    actor: str,
+    now: datetime,
+) -> Interview:
+    """A draft interview (confirmed at once with ``new.confirm``)."""
+    title = new.title.strip()
+    if not 1 <= len(title) <= 300:
+        raise InvalidInput("A title of 1 to 300 characters is required.", field="title")
+    check_times(new.start, new.end, new.time_zone, now)
+    meeting = check_meeting(new.meeting, new.location)
+    candidate = await _candidate(session, org_id, new.candidate)
+    interviewers = await _attendees(session, org_id, new.interviewers, candidate)
+    organizer = await _team_member(session, org_id, new.organizer, "organizer")
+    interview = Interview(
+        organization_id=org_id,
+        title=title,
+        candidate_id=candidate.id,
+        organizer_user_id=organizer.id,
+        organizer_mailbox=await _mailbox(session, org_id, organizer) or organizer.email,
+        start=new.start,
+        end=new.end,
+        time_zone=new.time_zone,
+        location=new.location,
+        meeting_type=meeting.type.value,
+        meeting_url=meeting.url,
+        meeting_id=meeting.meeting_id,
+        meeting_passcode=meeting.passcode,
+        meeting_phone=meeting.phone,
+        meeting_address=meeting.address,
+        notes_for_interviewers=new.notes_for_interviewers,
+        message_to_candidate=new.message_to_candidate,
+        status=InterviewStatus.DRAFT.value,
+        sequence=0,
+        created_by=actor,
+    )
+    session.add(interview)
+    await session.flush()
+    for user, email in interviewers:
+        session.add(_attendee(interview, AttendeeRole.INTERVIEWER, user.name, email, user.id))
+    session.add(_attendee(interview, AttendeeRole.CANDIDATE, candidate.name, candidate.email))
+    session.add(_history(interview, "created", actor))
+    await session.flush()
+    if new.confirm:
+        await confirm(runtime, session, org_id, interview.id, actor)
+    return interview
+
+
+def _attendee(
+    interview: Interview,
+    role: AttendeeRole,
+    name: str,
+    email: str,
+    user_id: uuid.UUID | None = None,
+) -> InterviewAttendee:
+    return InterviewAttendee(
+        organization_id=interview.organization_id,
+        interview_id=interview.id,
+        role=role.value,
+        user_id=user_id,
+        name=name,
+        email=email,
+        email_key=email.lower(),
+        response="none",
+    )
+
+
+async def load(
+    session: AsyncSession, org_id: uuid.UUID, interview_id: uuid.UUID, *, lock: bool = False
+) -> Interview:
+    query = select(Interview).where(
+        Interview.organization_id == org_id, Interview.id == interview_id
+    )
+    interview = await session.scalar(query.with_for_update() if lock else query)
+    if interview is None:
+        raise NotFound(f"No interview {interview_id} in this organization.", field="interview_id")
+    return interview
+
+
+def _move(interview: Interview, action: Action) -> None:
+    try:
+        interview.status = next_status(InterviewStatus(interview.status), action).value
+    except InvalidTransition as exc:
+        raise StateConflict(str(exc)) from exc
+
+
+async def _queue_push(runtime: Runtime, session: AsyncSession, interview: Interview) -> None:
+    """The transactional outbox: the push job commits with the change, or neither does."""
+    key = f"interview:{interview.id}"
+    await defer_in_transaction(
+        runtime.jobs,
+        session,
+        "push_interview",
+        args={"interview_id": str(interview.id)},
+        queueing_lock=key,
+        lock=key,
+    )
+
+
+async def _require_connection(session: AsyncSession, org_id: uuid.UUID) -> None:
+    connection = await directory.live_connection(session, org_id)
+    if connection is None or connection.status != "active":
+        raise NotConnected(
+            "The company calendar is not connected, so the interview cannot be sent.",
+            hint="An admin connects it in Settings › Calendar sync; the draft is kept.",
+        )
+
+
+async def confirm(
+    runtime: Runtime, session: AsyncSession, org_id: uuid.UUID, interview_id: uuid.UUID, actor: str
+) -> Interview:
+    """Send the interview: every calendar gets it and every attendee an invitation."""
+    interview = await load(session, org_id, interview_id, lock=True)
+    _move(interview, Action.CONFIRM)
+    await _require_connection(session, org_id)
+    interview.sequence += 1
+    session.add(_history(interview, "confirmed", actor))
+    await session.flush()
+    await _queue_push(runtime, session, interview)
+    return interview
+
+
+async def reschedule(
+    runtime: Runtime,
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    interview_id: uuid.UUID,
+    change: tuple[datetime, datetime, str],
+    actor: str,
+    now: datetime,
+) -> Interview:
+    """Move a confirmed interview; the same event moves, attendees get an update."""
+    start, end, zone = change
+    interview = await load(session, org_id, interview_id, lock=True)
+    _move(interview, Action.RESCHEDULE)
+    check_times(start, end, zone, now)
+    before = {"start": interview.start.isoformat(), "end": interview.end.isoformat()}
+    interview.start, interview.end, interview.time_zone = start, end, zone
+    interview.sequence += 1
+    session.add(
+        _history(
+            interview,
+            "rescheduled",
+            actor,
+            before=before,
+            after={"start": start.isoformat(), "end": end.isoformat()},
+        )
+    )
+    await session.flush()
+    await _queue_push(runtime, session, interview)
+    return interview
+
+
+async def cancel(
+    runtime: Runtime,
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    interview_id: uuid.UUID,
+    message: str | None,
+    actor: str,
+) -> Interview:
+    """Cancel; a sent interview is cancelled in calendars with ``message`` to attendees."""
+    interview = await load(session, org_id, interview_id, lock=True)
+    was_live = is_live(InterviewStatus(interview.status))
+    _move(interview, Action.CANCEL)
+    interview.sequence += 1
+    session.add(_history(interview, "cancelled", actor, message=message))
+    await session.flush()
+    if was_live:
+        await _queue_push(runtime, session, interview)
+    return interview
+
+
+async def view(session: AsyncSession, org_id: uuid.UUID, interview_id: uuid.UUID) -> InterviewView:
+    from hiresync.store.tables import CalendarLink
+
+    interview = await load(session, org_id, interview_id)
+    candidate = await session.get(Candidate, interview.candidate_id)
+    assert candidate is not None
+    attendees = list(
+        await session.scalars(
+            select(InterviewAttendee)
+            .where(InterviewAttendee.interview_id == interview.id)
+            .order_by(InterviewAttendee.role.desc(), InterviewAttendee.name)
+        )
+    )
+    history = list(
+        await session.scalars(
+            select(InterviewHistory)
+            .where(InterviewHistory.interview_id == interview.id)
+            .order_by(InterviewHistory.at, InterviewHistory.id)
+        )
+    )
+    links = list(
+        await session.scalars(select(CalendarLink).where(CalendarLink.interview_id == interview.id))
+    )
+    return InterviewView(interview, candidate, attendees, history, links)

@@ -1,0 +1,176 @@
+"""Interviews through the API, written into (sandbox) Outlook calendars exactly once
+(seed 003: "Google/Microsoft automatically sends meeting requests to meeting
+participants")."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import pytest
+
+from hiresync.sandbox.microsoft.model import WorkingHours
+from hiresync.sandbox.microsoft.seed import CONTOSO_ID
+from tests.integration.browser import IT_ADMIN, Browser, connect_as, job_report, wait_for
+
+
+@pytest.fixture(scope="module")
+def team(stack: Any, make_org_module: Any) -> Any:
+    """An organizer and two interviewers with sandbox mailboxes, connected."""
+    tag = secrets.token_hex(3)
+    people = {}
+    for name in ("olga", "ivan", "ines"):
+        mail = f"{name}.{tag}@contoso.com"
+        stack.sandbox.add_user(
+            CONTOSO_ID,
+            display_name=f"{name.title()} {tag}",
+            mail=mail,
+            time_zone="Europe/London",
+            working_hours=WorkingHours(start=time(9), end=time(17)),
+        )
+        people[name] = mail
+    org = make_org_module([(n.title(), m) for n, m in people.items()])
+    browser = Browser(stack.url)
+    try:
+        connect_as(browser, org, IT_ADMIN)
+    finally:
+        browser.close()
+    assert wait_for(lambda: len(org.api.get("/v1/directory/matches").json()["matched"]) >= 3), (
+        job_report(stack.database_uri)
+    )
+    org.people = people
+    return org
+
+
+def slot(days: int = 10, hour: int = 10) -> tuple[str, str]:
+    day = datetime.now(UTC).date() + timedelta(days=days)
+    start = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+    return start.isoformat(), (start + timedelta(hours=1)).isoformat()
+
+
+def body(team: Any, **changes: Any) -> dict[str, Any]:
+    start, end = slot()
+    return {
+        "title": "Technical interview",
+        "candidate": {"name": "Alex Candidate", "email": "alex.candidate@example.org"},
+        "interviewers": [{"email": team.people["ivan"]}, {"email": team.people["ines"]}],
+        "organizer": {"email": team.people["olga"]},
+        "start": start,
+        "end": end,
+        "time_zone": "Europe/London",
+        "meeting": {"type": "custom_link", "url": "https://meet.example.com/abc", "passcode": "42"},
+        "notes_for_interviewers": "Focus on system design.",
+        "message_to_candidate": "Looking forward to meeting you.",
+        **changes,
+    }
+
+
+def test_a_draft_is_kept_in_hiresync_with_its_attendees_and_history(team: Any) -> None:
+    created = team.api.post("/v1/interviews", json=body(team))
+    assert created.status_code == 201, created.text
+    interview = created.json()
+    assert interview["status"] == "draft" and interview["calendars"] == []
+    roles = sorted((a["role"], a["email"]) for a in interview["attendees"])
+    assert roles == [
+        ("candidate", "alex.candidate@example.org"),
+        ("interviewer", team.people["ines"]),
+        ("interviewer", team.people["ivan"]),
+    ]
+    assert [h["action"] for h in interview["history"]] == ["created"]
+    assert interview["organizer_mailbox"] == team.people["olga"]
+    again = team.api.get(f"/v1/interviews/{interview['id']}").json()
+    assert again == interview
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"start": "2020-01-06T10:00:00Z", "end": "2020-01-06T11:00:00Z"}, "start"),
+        ({"end": "2020-01-01T00:00:00Z"}, "end"),
+        ({"time_zone": "Mars/Base"}, "time_zone"),
+        ({"interviewers": [{"email": "stranger@elsewhere.example"}]}, "interviewers.0"),
+        ({"candidate": {"name": "X", "email": "not-an-address"}}, "candidate.email"),
+        ({"meeting": {"type": "custom_link"}}, "meeting.url"),
+        ({"meeting": {"type": "phone"}}, "meeting.phone"),
+        ({"organizer": {"email": "nobody@contoso.com"}}, "organizer"),
+        ({"candidate_id": "00000000-0000-0000-0000-000000000000"}, "candidate"),
+    ],
+)
+def test_bad_interviews_are_refused_and_nothing_is_written(
+    team: Any, change: dict[str, Any], field: str
+) -> None:
+    before = len(team.api.get("/v1/interviews").json())
+    answer = team.api.post("/v1/interviews", json=body(team, **change))
+    assert 400 <= answer.status_code < 500, answer.text
+    error = answer.json()["error"]
+    assert error["message"] and error.get("field", "").startswith(field), error
+    assert len(team.api.get("/v1/interviews").json()) == before, "nothing half-written"
+
+
+def test_an_interviewer_from_another_organization_is_unknown_here(team: Any, make_org: Any) -> None:
+    other = make_org([("Someone Else", "someone.else@contoso.com")])
+    theirs = other.api.get("/v1/users").json()[0]["id"]
+    answer = team.api.post("/v1/interviews", json=body(team, interviewers=[{"user_id": theirs}]))
+    assert answer.status_code == 422 and theirs in answer.json()["error"]["message"]
+
+
+def test_cancelling_a_draft_touches_no_calendar_and_twice_is_refused(team: Any, stack: Any) -> None:
+    interview = team.api.post("/v1/interviews", json=body(team)).json()
+    cancelled = team.api.post(f"/v1/interviews/{interview['id']}/cancel", json={})
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    again = team.api.post(f"/v1/interviews/{interview['id']}/cancel", json={})
+    assert again.status_code == 409 and "cancelled" in again.json()["error"]["message"]
+    confirm = team.api.post(f"/v1/interviews/{interview['id']}/confirm")
+    assert confirm.status_code == 409
+    assert cancelled.json()["calendars"] == []
+
+
+def test_rescheduling_a_draft_says_to_confirm_first(team: Any) -> None:
+    interview = team.api.post("/v1/interviews", json=body(team)).json()
+    start, end = slot(days=11)
+    moved = team.api.post(
+        f"/v1/interviews/{interview['id']}/reschedule", json={"start": start, "end": end}
+    )
+    assert moved.status_code == 409 and "confirm it first" in moved.json()["error"]["message"]
+
+
+def test_another_organizations_interview_is_not_found(team: Any, make_org: Any) -> None:
+    interview = team.api.post("/v1/interviews", json=body(team)).json()
+    other = make_org()
+    assert other.api.get(f"/v1/interviews/{interview['id']}").status_code == 404
+    assert other.api.post(f"/v1/interviews/{interview['id']}/cancel", json={}).status_code == 404
+
+
+def test_sent_interviews_count_toward_an_interviewers_daily_cap(team: Any) -> None:
+    ivan = next(u for u in team.api.get("/v1/users").json() if u["email"] == team.people["ivan"])
+    capped = team.api.patch(f"/v1/users/{ivan['id']}", json={"max_interviews_per_day": 1})
+    assert capped.status_code == 200
+    start, end = slot(days=20, hour=10)
+    try:
+        sent = team.api.post(
+            "/v1/interviews",
+            json=body(
+                team, start=start, end=end, interviewers=[{"email": ivan["email"]}], confirm=True
+            ),
+        )
+        assert sent.status_code == 201 and sent.json()["status"] == "confirmed", sent.text
+        day = start[:10]
+        question = {
+            "participants": [{"members": [{"email": ivan["email"]}]}],
+            "required_duration": {"minutes": 60},
+            "query_periods": [{"start": f"{day}T00:00:00Z", "end": f"{day}T23:59:00Z"}],
+        }
+        answer = team.api.post("/v1/availability", json=question)
+        assert answer.status_code == 200 and answer.json()["available_slots"] == []
+        why = team.api.post(
+            "/v1/availability/explain",
+            json={
+                "participants": [{"email": ivan["email"]}],
+                "start": f"{day}T14:00:00Z",
+                "required_duration": {"minutes": 60},
+            },
+        ).json()["people"][0]
+        assert "daily_cap" in [r["reason"] for r in why["reasons"]]
+    finally:
+        team.api.patch(f"/v1/users/{ivan['id']}", json={"max_interviews_per_day": None})
