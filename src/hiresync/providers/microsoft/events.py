@@ -54,7 +54,7 @@ def event_body(draft: EventDraft, *, with_meeting: bool) -> dict[str, Any]:
     """The Graph ``event`` for a draft; ``with_meeting`` asks for a Teams meeting."""
     body: dict[str, Any] = {
         "subject": draft.subject,
-        "body": {"contentType": "HTML", "content": draft.body_html},
+        "body": {"contentType": "html", "content": draft.body_html},
         "start": _when(draft.start, draft.time_zone),
         "end": _when(draft.end, draft.time_zone),
         "attendees": [
