@@ -87,6 +87,7 @@ def stack_settings(
         microsoft_login_url=f"{base}/sandbox/microsoft",
         microsoft_graph_url=f"{base}/sandbox/microsoft/graph",
         run_worker=True,
+        webhook_retry_seconds="1,1,1",  # seconds, not hours, between webhook attempts
     )
 
 

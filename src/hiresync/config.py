@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     run_worker: bool = True
     directory_refresh_minutes: int = 60
 
+    # Webhooks out: seconds between delivery attempts (Standard Webhooks' schedule, about
+    # a day in all), and how long an endpoint may take to answer.
+    webhook_retry_seconds: str = "5,300,1800,7200,18000,36000,36000"
+    webhook_timeout_seconds: float = 10.0
+
     log_level: str = "INFO"
     log_json: bool = False
 

@@ -40,6 +40,13 @@ async def push_interview(context: JobContext, interview_id: str) -> None:
     await calendar_push.push(_runtime(context), uuid.UUID(interview_id))
 
 
+async def deliver_webhook(context: JobContext, delivery_id: str) -> None:
+    """One delivery attempt; the service schedules the next one itself on failure."""
+    from hiresync.services import webhooks
+
+    await webhooks.deliver(_runtime(context), uuid.UUID(delivery_id))
+
+
 async def refresh_all_directories(context: JobContext, timestamp: int) -> None:
     """Queue a directory refresh for each connection whose copy is older than the setting,
     so people added to the directory are matched without anyone asking."""
@@ -64,6 +71,7 @@ def build_blueprint() -> Blueprint:
     bp = Blueprint()
     bp.task(name="refresh_directory", pass_context=True, retry=_PROVIDER_RETRY)(refresh_directory)
     bp.task(name="push_interview", pass_context=True, retry=_PROVIDER_RETRY)(push_interview)
+    bp.task(name="deliver_webhook", pass_context=True)(deliver_webhook)
     # Periodic tasks are deferred once per tick across all workers (Procrastinate
     # de-duplicates them in the database); the queueing lock keeps backlogs at one.
     bp.periodic(cron="*/15 * * * *")(

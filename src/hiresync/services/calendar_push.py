@@ -37,7 +37,8 @@ from hiresync.domain.interviews import InterviewStatus, MeetingType, is_live
 from hiresync.providers.base import EventAttendee, EventDraft, EventWriter, WrittenEvent
 from hiresync.providers.errors import AuthRevoked, BadRequest, ProviderError
 from hiresync.runtime import Runtime
-from hiresync.services import connections, directory
+from hiresync.services import connections, directory, webhooks
+from hiresync.services.interviews import summary
 from hiresync.store.tables import (
     CalendarLink,
     Candidate,
@@ -271,6 +272,13 @@ async def _synced(
         session.add(
             _history(interview, "calendar_synced", "calendar", mailbox=link.mailbox, result=what)
         )
+        await webhooks.emit(
+            runtime,
+            session,
+            interview.organization_id,
+            "interview.calendar_synced",
+            {**summary(interview), "mailbox": link.mailbox, "result": what},
+        )
         if event is not None:
             await _record_responses(session, interview.id, event)
 
@@ -307,4 +315,11 @@ async def _failed(runtime: Runtime, snapshot: Snapshot, reason: str) -> None:
         link.state, link.last_error = "failed", reason
         link.attempts += 1
         session.add(_history(interview, "calendar_failed", "calendar", reason=reason))
+        await webhooks.emit(
+            runtime,
+            session,
+            interview.organization_id,
+            "interview.calendar_failed",
+            {**summary(interview), "mailbox": link.mailbox, "reason": reason},
+        )
     log.warning("interview.push_failed", interview=str(snapshot.interview.id), reason=reason)

@@ -31,7 +31,7 @@ from hiresync.domain.interviews import (
 )
 from hiresync.jobs.engine import defer_in_transaction
 from hiresync.runtime import Runtime
-from hiresync.services import directory, validation
+from hiresync.services import directory, validation, webhooks
 from hiresync.services.errors import AlreadyExists, InvalidInput, NotConnected, NotFound
 from hiresync.services.freebusy import PersonRef
 from hiresync.store.tables import (
@@ -258,6 +258,7 @@ async def create(
     session.add(_attendee(interview, AttendeeRole.CANDIDATE, candidate.name, candidate.email))
     session.add(_history(interview, "created", actor))
     await session.flush()
+    await _announce(runtime, session, interview, "interview.created")
     if new.confirm:
         await confirm(runtime, session, org_id, interview.id, actor)
     return interview
@@ -314,6 +315,26 @@ async def _queue_push(runtime: Runtime, session: AsyncSession, interview: Interv
     )
 
 
+def summary(interview: Interview) -> dict[str, Any]:
+    """What a webhook says about an interview: enough to act on, the rest by GET."""
+    return {
+        "interview_id": str(interview.id),
+        "status": interview.status,
+        "sequence": interview.sequence,
+        "title": interview.title,
+        "start": interview.start.isoformat(),
+        "end": interview.end.isoformat(),
+        "time_zone": interview.time_zone,
+    }
+
+
+async def _announce(
+    runtime: Runtime, session: AsyncSession, interview: Interview, event: str, **extra: Any
+) -> None:
+    data = {**summary(interview), **{k: v for k, v in extra.items() if v is not None}}
+    await webhooks.emit(runtime, session, interview.organization_id, event, data)
+
+
 async def _require_connection(session: AsyncSession, org_id: uuid.UUID) -> None:
     connection = await directory.live_connection(session, org_id)
     if connection is None or connection.status != "active":
@@ -334,6 +355,7 @@ async def confirm(
     session.add(_history(interview, "confirmed", actor))
     await session.flush()
     await _queue_push(runtime, session, interview)
+    await _announce(runtime, session, interview, "interview.confirmed")
     return interview
 
 
@@ -365,6 +387,7 @@ async def reschedule(
     )
     await session.flush()
     await _queue_push(runtime, session, interview)
+    await _announce(runtime, session, interview, "interview.rescheduled")
     return interview
 
 
@@ -385,6 +408,7 @@ async def cancel(
     await session.flush()
     if was_live:
         await _queue_push(runtime, session, interview)
+    await _announce(runtime, session, interview, "interview.cancelled", message=message)
     return interview
 
 

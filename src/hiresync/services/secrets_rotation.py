@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from hiresync.runtime import Runtime
 from hiresync.store.crypto import save_keyring
-from hiresync.store.tables import Credential
+from hiresync.store.tables import Credential, WebhookEndpoint
 
 
 def _context(row: Credential) -> str:
@@ -29,6 +29,15 @@ async def reseal_all(runtime: Runtime) -> int:
                 ring.open(row.sealed, context=_context(row)), context=_context(row)
             )
             row.key_id = ring.active
+            changed += 1
+        for endpoint in await session.scalars(select(WebhookEndpoint).with_for_update()):
+            if endpoint.key_id == ring.active:
+                continue
+            context = f"webhook:{endpoint.id}"
+            endpoint.sealed = ring.seal(
+                ring.open(endpoint.sealed, context=context), context=context
+            )
+            endpoint.key_id = ring.active
             changed += 1
     return changed
 

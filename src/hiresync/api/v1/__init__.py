@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from hiresync.api.v1 import availability, connections, freebusy, interviews, users
+from hiresync.api.v1 import availability, connections, freebusy, interviews, users, webhooks
 
 router = APIRouter(prefix="/v1")
 router.include_router(users.router)
@@ -10,3 +10,4 @@ router.include_router(connections.router)
 router.include_router(freebusy.router)
 router.include_router(availability.router)
 router.include_router(interviews.router)
+router.include_router(webhooks.router)
