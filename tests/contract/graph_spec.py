@@ -97,6 +97,10 @@ def template_for(path: str) -> str:
     segments = _split(path)
     if segments[:1] == ["me"]:
         segments = ["users", "{user-id}", *segments[1:]]
+    if [s.lower() for s in segments[2:4]] == ["calendar", "events"]:
+        # /users/{id}/calendar/events… is the default calendar's events (user-post-events.md);
+        # the paths file lists only the /calendars/{calendar-id}/events… form.
+        segments = [*segments[:2], "calendars", "{calendar-id}", *segments[3:]]
     for template in paths_spec()["paths"]:
         parts = _split(template)
         if len(parts) != len(segments):
@@ -185,6 +189,25 @@ def _check_annotation(key: str, value: Any, problems: list[str] | None, at: str)
 
 
 # -- types file validation ---------------------------------------------------------------------
+
+
+@cache
+def _navigation_properties(name: str) -> dict[str, Any]:
+    """Navigation properties (``x-odata-navigationProperties``), inherited ones included."""
+    definition = types_spec()["$defs"][name]
+    merged: dict[str, Any] = {}
+    base = definition.get("x-odata-baseType")
+    if base:
+        merged.update(_navigation_properties(base))
+    merged.update(definition.get("x-odata-navigationProperties", {}))
+    return merged
+
+
+def _navigation_schema(target: str) -> dict[str, Any]:
+    """An expanded navigation property (``$expand``) as a types-file schema."""
+    if target.startswith("Collection(") and target.endswith(")"):
+        return {"type": "array", "items": {"$ref": f"#/$defs/{_type_name(target[11:-1])}"}}
+    return {"$ref": f"#/$defs/{_type_name(target)}"}
 
 
 @cache
@@ -282,6 +305,9 @@ def _check_object(
             _check_annotation(key, item, problems, f"{at}.{key}")
             continue
         schema = properties.get(key)
+        navigation = _navigation_properties(name).get(key)
+        if schema is None and navigation is not None:
+            schema = _navigation_schema(navigation["type"])
         if schema is None:
             if strict:
                 hint = " (open type, but Graph never emits it)" if open_type else ""
@@ -349,19 +375,58 @@ def _check_error_body(body: Any, problems: list[str]) -> None:
                 problems.append(f"$.error.innerError.{key}: must be a string")
 
 
+def bound_action(path: str) -> dict[str, Any] | None:
+    """The CSDL action a path ends in when the paths file lacks it (``…/events/{id}/cancel``:
+    event accept/decline/tentativelyAccept/cancel/forward are only in the types file)."""
+    segments = _split(path)
+    if len(segments) < 3 or segments[-3].lower() != "events":
+        return None
+    name = _normalise_segment(segments[-1])
+    for op in types_spec().get("x-operations", []):
+        binding = op.get("bindingParameter", {}).get("type", "")
+        if op.get("kind") == "Action" and op["name"].lower() == name and binding == "event":
+            return op
+    return None
+
+
+def _action_response_errors(status: int, body: Any) -> list[str]:
+    """Event actions have no return type: 202/204 with no body (event-cancel.md), or an error."""
+    problems: list[str] = []
+    if status >= 400:
+        _check_error_body(body, problems)
+    elif status not in (200, 202, 204):
+        problems.append(f"status {status} not expected for an action")
+    elif body not in (None, b"", ""):
+        problems.append("an action without a return type answers with no body")
+    return problems
+
+
+def _documented_schema(method: str, op: dict[str, Any], status: int) -> dict[str, Any] | None:
+    """PATCH on an Outlook item answers 200 with the item (event-update.md: "returns a 200
+    OK response code and updated event object"); the 2021 generator wrote 204 for every
+    PATCH, so the request body's entity schema stands in for the missing 200."""
+    if method.upper() != "PATCH" or status != 200 or "200" in op.get("responses", {}):
+        return None
+    content = op.get("requestBody", {}).get("content", {}).get("application/json")
+    return content["schema"] if content else None
+
+
 def response_errors(
     method: str, path: str, status: int, body: Any, *, strict: bool = True
 ) -> list[str]:
     """Problems with a response body (empty when it conforms). See :func:`validate_response`."""
+    action = bound_action(path) if method.upper() == "POST" else None
+    if action is not None:
+        return _action_response_errors(status, body)
     op = operation(method, path)
-    schema = _response_schema(op, status)
+    schema = _documented_schema(method, op, status) or _response_schema(op, status)
     problems: list[str] = []
     if schema is None:
         return problems if body in (None, b"", "") else ["body not expected for this status"]
     plain = strip_annotations(body, problems)
     if status >= 400:
         _check_error_body(body, problems)
-    entity, collection = _entity_of(_resolve(schema))
+    entity, collection = _entity_of(schema if "$ref" in schema else _resolve(schema))
     if collection and _resolve(schema).get("type") == "array":
         # OData wraps action/function collections in {"value": [...]}; the 2021 file does not.
         if not isinstance(plain, dict) or not isinstance(plain.get("value"), list):
@@ -422,8 +487,29 @@ def _edm_schema(edm: str) -> dict[str, Any]:
     return scalars.get(edm, {"$ref": f"#/$defs/{edm.removeprefix('microsoft.graph.')}"})
 
 
+def _action_body_errors(action: dict[str, Any], body: Any) -> list[str]:
+    """A bound action's parameters, matched case-insensitively (docs send ``Comment``)."""
+    if not isinstance(body, dict):
+        return ["$: request body must be a JSON object"]
+    parameters = {p["name"].lower(): p for p in action.get("parameters", [])}
+    problems: list[str] = []
+    for key, value in body.items():
+        parameter = parameters.get(key.lower())
+        if parameter is None:
+            problems.append(f"$.{key}: not a parameter of {action['name']}")
+        else:
+            check_value(_edm_schema(parameter["type"]), value, f"$.{key}", problems)
+    return problems
+
+
 def request_body_errors(method: str, path: str, body: Any) -> list[str]:
-    """Problems with a JSON request body. See :func:`validate_request_body`."""
+    """Problems with a JSON request body. See :func:`validate_request_body`.
+
+    Bodies that are entities (an event to create or update) are also checked strictly
+    against the types file: a property the type does not define is an error."""
+    action = bound_action(path) if method.upper() == "POST" else None
+    if action is not None:
+        return _action_body_errors(action, body)
     op = operation(method, path)
     content = op.get("requestBody", {}).get("content", {}).get("application/json")
     if content is None:
@@ -450,6 +536,9 @@ def request_body_errors(method: str, path: str, body: Any) -> list[str]:
         f"$.{'.'.join(map(str, loc))}: {msg} (paths spec)"
         for loc, msg in _openapi_errors(schema, normalised)
     ]
+    entity, _ = _entity_of(content["schema"])
+    if entity:
+        problems += entity_errors(entity, body, strict=True)
     return problems
 
 

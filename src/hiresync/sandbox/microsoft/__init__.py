@@ -16,13 +16,24 @@ Routes (relative to the mount point):
   ``/{tenant}/oauth2/v2.0/authorize``, ``/{tenant}/oauth2/v2.0/token``,
   ``/{tenant}/v2.0/.well-known/openid-configuration``, ``/{tenant}/discovery/v2.0/keys``
 * Graph: ``/graph/v1.0/users``, ``/graph/v1.0/users/{id|upn}``,
-  ``/graph/v1.0/users/{id|upn}/calendar/getSchedule``, ``/graph/v1.0/users/{id|upn}/calendarView``
-  (and ``/me/…`` for delegated tokens)
+  ``/graph/v1.0/users/{id|upn}/calendar/getSchedule``, ``/graph/v1.0/users/{id|upn}/calendarView``,
+  ``…/calendar``, ``…/calendars[/{id}]``, ``…/events`` (POST, GET with the extended-property
+  ``$filter``), ``…/events/{id}`` (GET/PATCH/DELETE), ``…/events/{id}/cancel`` (also under
+  ``calendar/`` and ``calendars/{id}/``; and ``/me/…`` for delegated tokens). Meetings put
+  copies in attendee mailboxes of the tenant and log every message (see ``meetings.py``)
 * control: ``/_control/tenants``, ``/_control/tenants/{t}/faults`` (GET/PUT),
   ``…/revoke-consent``, ``…/consent``, ``…/users`` (POST), ``…/users/{u}`` (DELETE),
-  ``…/users/{u}/events`` (POST), ``…/generate-users`` (POST), ``/_control/stats`` (GET),
+  ``…/users/{u}/events`` (POST), ``…/generate-users`` (POST), ``…/events/{id}/responses``
+  (POST: an attendee answers), ``…/invitations`` (GET: the messages "sent"),
+  ``…/online-meetings`` (PUT: allowed providers, ``[]`` = no Teams), ``/_control/stats`` (GET),
   ``/_control/stats/reset`` (POST)
-* ``/``: HTML overview of tenants, sign-in accounts and apps.
+* ``/``: HTML overview of tenants, sign-in accounts, apps and the latest meeting messages;
+  ``/invitations[?tenant=…]``: every message sent.
+
+Python: ``sandbox.respond(tenant, event_id, attendee, "declined")``,
+``sandbox.invitations(tenant, to=…, event_id=…)``,
+``sandbox.set_online_meeting_providers(tenant, [], user=…)``,
+``sandbox.set_faults(tenant, drop_response_after_commit_next=1)``.
 """
 
 from .app import create_app

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from .control import Control
 from .graph import GraphFrontDoor
 from .identity import Identity
-from .pages import home_page
+from .pages import home_page, invitations_page
 from .sandbox import MicrosoftSandbox
 from .token_endpoint import TokenEndpoint
 from .wire import base_url
@@ -28,6 +28,9 @@ def create_app(sandbox: MicrosoftSandbox) -> Starlette:
     async def home(request: Request) -> Response:
         return home_page(sandbox, base_url(request))
 
+    async def invitations(request: Request) -> Response:
+        return invitations_page(sandbox, base_url(request), request.query_params.get("tenant"))
+
     async def error_help(request: Request) -> Response:
         code = request.query_params.get("code", "")
         return HTMLResponse(
@@ -40,6 +43,7 @@ def create_app(sandbox: MicrosoftSandbox) -> Starlette:
     routes = [
         Route("/", home, methods=["GET"]),
         Route("/error", error_help, methods=["GET"]),
+        Route("/invitations", invitations, methods=["GET"]),
         Route("/graph/v1.0/{path:path}", graph.handle, methods=graph_methods),
         Route("/_control/tenants", control.tenants, methods=["GET"]),
         Route(f"{tenant_control}/faults", control.faults, methods=["GET", "PUT"]),
@@ -49,6 +53,9 @@ def create_app(sandbox: MicrosoftSandbox) -> Starlette:
         Route(f"{tenant_control}/generate-users", control.generate_users, methods=["POST"]),
         Route(f"{tenant_control}/users/{{user}}", control.delete_user, methods=["DELETE"]),
         Route(f"{tenant_control}/users/{{user}}/events", control.events, methods=["POST"]),
+        Route(f"{tenant_control}/events/{{event}}/responses", control.responses, methods=["POST"]),
+        Route(f"{tenant_control}/invitations", control.invitations, methods=["GET"]),
+        Route(f"{tenant_control}/online-meetings", control.online_meetings, methods=["PUT"]),
         Route("/_control/stats", control.stats, methods=["GET"]),
         Route("/_control/stats/reset", control.stats, methods=["POST"]),
         Route("/{tenant}/adminconsent", identity.admin_consent, methods=["GET", "POST"]),

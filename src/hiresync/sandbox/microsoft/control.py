@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .event_wire import attendee_json
 from .model import Tenant, User, WorkingHours
 from .sandbox import MicrosoftSandbox
 
@@ -150,6 +151,55 @@ class Control:
         except (ValueError, TypeError) as exc:
             return _problem(400, str(exc))
         return JSONResponse({"id": event.id}, status_code=201)
+
+    async def responses(self, request: Request) -> Response:
+        """POST ``{attendee, response: accepted|declined|tentativelyAccepted, comment?}``:
+        that attendee answers the meeting; returns the organizer's attendee statuses."""
+        tenant = self._tenant(request)
+        if tenant is None:
+            return _problem(404, "unknown tenant")
+        try:
+            body = await self._json(request)
+            event = self.sandbox.respond(
+                tenant,
+                request.path_params["event"],
+                str(body["attendee"]),
+                str(body["response"]),
+                str(body.get("comment") or ""),
+            )
+        except KeyError as exc:
+            return _problem(404, f"unknown event or attendee: {exc}")
+        except (ValueError, TypeError) as exc:
+            return _problem(400, str(exc))
+        return JSONResponse(
+            {"id": event.id, "attendees": [attendee_json(a) for a in event.attendees]}
+        )
+
+    async def invitations(self, request: Request) -> Response:
+        """GET the meeting messages the tenant "sent" (``?to=`` / ``?eventId=`` narrow it)."""
+        tenant = self._tenant(request)
+        if tenant is None:
+            return _problem(404, "unknown tenant")
+        query = request.query_params
+        sent = self.sandbox.invitations(tenant, to=query.get("to"), event_id=query.get("eventId"))
+        return JSONResponse([m.as_dict() for m in sent])
+
+    async def online_meetings(self, request: Request) -> Response:
+        """PUT ``{providers: [...], user?}``: which online meeting providers calendars allow
+        (``[]`` disables Teams) for the tenant or one mailbox."""
+        tenant = self._tenant(request)
+        if tenant is None:
+            return _problem(404, "unknown tenant")
+        try:
+            body = await self._json(request)
+            self.sandbox.set_online_meeting_providers(
+                tenant, list(body["providers"]), body.get("user")
+            )
+        except KeyError as exc:
+            return _problem(404 if body.get("user") else 400, f"missing or unknown: {exc}")
+        except (ValueError, TypeError) as exc:
+            return _problem(400, str(exc))
+        return JSONResponse({"providers": list(tenant.online_meeting_providers)})
 
     async def stats(self, request: Request) -> Response:
         """GET counters; POST …/stats/reset clears them."""

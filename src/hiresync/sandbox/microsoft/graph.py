@@ -3,7 +3,8 @@
 Each call goes through, in order: route match (case-insensitive, like Graph) → token
 (401 ``InvalidAuthenticationToken``) → permission from the tenant's *current* consent
 (403) → statistics → injected faults (fail-next, throttle, unavailable) → Outlook's
-per-app-per-mailbox concurrency limit (429 ``ApplicationThrottled``) → latency → handler.
+per-app-per-mailbox concurrency limit (429 ``ApplicationThrottled``) → latency → handler →
+for writes, the "committed but the response was lost" fault (``drop_response_after_commit_next``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ USER_READ = frozenset(
         "Directory.ReadWrite.All",
     }
 )
+CALENDAR_WRITE = frozenset({"Calendars.ReadWrite", "Calendars.ReadWrite.Shared"})
 CALENDAR_READ = frozenset(
     {
         "Calendars.Read",
@@ -65,6 +67,24 @@ class GraphCall:
 Handler = Callable[[GraphCall], Awaitable[Response]]
 
 
+class ResponseLost(ConnectionAbortedError):
+    """Raised after the response started, so the server drops the connection mid-answer."""
+
+
+class LostResponse(Response):
+    """A committed write whose answer never arrives: headers, a few bytes, then a dropped
+    connection (the client sees a transport error such as httpx.RemoteProtocolError)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status_code=status)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"4096")]
+        await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
+        await send({"type": "http.response.body", "body": b'{"', "more_body": True})
+        raise ResponseLost("sandbox fault: response dropped after the write was committed")
+
+
 @dataclass(frozen=True)
 class GraphRoute:
     pattern: re.Pattern[str]
@@ -73,6 +93,7 @@ class GraphRoute:
     permissions: frozenset[str]
     mailbox: bool  # subject to Outlook's per-mailbox limits
     name: str
+    writes: bool = False  # changes a mailbox (the drop-response fault applies)
 
 
 def _route(
@@ -83,10 +104,54 @@ def _route(
     *,
     mailbox: bool,
     name: str,
+    writes: bool = False,
 ) -> GraphRoute:
-    segment = r"(?P<uid>[^/]+)"
-    regex = "^" + path.replace("{uid}", segment) + "/?$"
-    return GraphRoute(re.compile(regex, re.IGNORECASE), method, handler, permissions, mailbox, name)
+    regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "/?$"
+    return GraphRoute(
+        re.compile(regex, re.IGNORECASE), method, handler, permissions, mailbox, name, writes
+    )
+
+
+def _event_routes(prefix: str) -> list[GraphRoute]:
+    """Events in the default calendar (``events``, ``calendar/events``) or a named one."""
+    from . import graph_events as ev
+
+    one = r"/(?:events|calendar/events|calendars/{cid}/events)"
+    rows = [
+        ("", "POST", ev.create_event, CALENDAR_WRITE, "createEvent"),
+        ("", "GET", ev.list_events, CALENDAR_READ, "listEvents"),
+        ("/{eid}", "GET", ev.get_event, CALENDAR_READ, "getEvent"),
+        ("/{eid}", "PATCH", ev.update_event, CALENDAR_WRITE, "updateEvent"),
+        ("/{eid}", "DELETE", ev.delete_event, CALENDAR_WRITE, "deleteEvent"),
+        (
+            r"/{eid}/(?:microsoft\.graph\.)?cancel",
+            "POST",
+            ev.cancel_event,
+            CALENDAR_WRITE,
+            "cancelEvent",
+        ),
+    ]
+    routes = [
+        _route(
+            prefix + one + tail,
+            method,
+            handler,
+            perms,
+            mailbox=True,
+            name=name,
+            writes=method != "GET",
+        )
+        for tail, method, handler, perms, name in rows
+    ]
+    routes += [
+        _route(prefix + path, "GET", handler, CALENDAR_READ, mailbox=True, name=name)
+        for path, handler, name in (
+            ("/calendar", ev.get_calendar, "getCalendar"),
+            ("/calendars", ev.list_calendars, "listCalendars"),
+            ("/calendars/{cid}", ev.get_calendar, "getCalendar"),
+        )
+    ]
+    return routes
 
 
 def build_routes() -> list[GraphRoute]:
@@ -112,6 +177,7 @@ def build_routes() -> list[GraphRoute]:
                 mailbox=True,
                 name="calendarView",
             ),
+            *_event_routes(prefix),
         ]
     routes += [
         _route("users", "GET", list_users, USER_READ, mailbox=False, name="listUsers"),
@@ -219,13 +285,14 @@ class GraphFrontDoor:
         stat_key = f"{tenant.id}/{mailbox or route.name}"
         sandbox.stats.by_route[route.name] += 1
         sandbox.stats.requests[stat_key] += 1
+        sandbox.stats.by_mailbox_route[f"{stat_key}/{route.name}"] += 1
         injected = self._injected_fault(call, stat_key)
         if injected is not None:
             await self._sleep(faults.latency_ms)
             return injected
         if mailbox is None or faults.mailbox_concurrency is None:
             await self._sleep(faults.latency_ms)
-            return await route.handler(call)
+            return self._deliver(call, route, stat_key, await route.handler(call))
         slot = f"{call.claims.get('appid')}|{stat_key}"
         in_flight = sandbox.stats.in_flight
         if in_flight[slot] >= faults.mailbox_concurrency:
@@ -242,7 +309,7 @@ class GraphFrontDoor:
         peak[stat_key] = max(peak.get(stat_key, 0), in_flight[slot])
         try:
             await self._sleep(faults.latency_ms)
-            return await route.handler(call)
+            return self._deliver(call, route, stat_key, await route.handler(call))
         finally:
             in_flight[slot] -= 1
 
@@ -288,6 +355,26 @@ class GraphFrontDoor:
                 retry,
             )
         return None
+
+    def _deliver(
+        self, call: GraphCall, route: GraphRoute, stat_key: str, response: Response
+    ) -> Response:
+        """The handler's answer, unless a write is due to lose it after committing."""
+        faults = call.tenant.faults
+        if not route.writes or response.status_code >= 400:
+            return response
+        if faults.drop_response_after_commit_next <= 0:
+            return response
+        faults.drop_response_after_commit_next -= 1
+        self.sandbox.stats.dropped[stat_key] += 1
+        if faults.drop_response_status:
+            return graph_error(
+                call.request,
+                faults.drop_response_status,
+                "GatewayTimeout" if faults.drop_response_status == 504 else "UnknownError",
+                "The operation has timed out.",
+            )
+        return LostResponse(response.status_code)
 
     def _mailbox_key(self, call: GraphCall) -> str:
         """The mailbox a path addresses: id and UPN of one user share one counter."""

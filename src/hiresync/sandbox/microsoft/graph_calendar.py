@@ -15,8 +15,8 @@ from .freebusy import schedule_information, unresolved
 from .graph import GraphCall
 from .model import User
 from .recurrence import Occurrence
-from .timezones import resolve_zone, windows_name
-from .wire import graph_datetime, graph_error, graph_json, graph_root
+from .timezones import resolve_zone
+from .wire import graph_error, graph_json, graph_root
 
 _PREFER_TZ = re.compile(r'outlook\.timezone\s*=\s*"?([^",;]+)"?', re.IGNORECASE)
 _PREFER_PAGE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.IGNORECASE)
@@ -248,81 +248,6 @@ def _view_next(call: GraphCall, root: str, skip: int) -> str:
 
 def event_json(item: Occurrence, user: User, zone: tzinfo, label: str) -> dict[str, Any]:
     """An event resource as Graph serializes an instance in a calendar view."""
-    event = item.event
-    kind = item.kind
-    instance_id = (
-        event.id
-        if kind == "singleInstance"
-        else (f"{event.id}_{item.original_start:%Y%m%d}" if item.original_start else event.id)
-    )
-    created = (
-        graph_datetime((event.created or datetime(2024, 1, 1, tzinfo=UTC)).astimezone(UTC)) + "Z"
-    )
-    return {
-        "@odata.etag": f'W/"{event.id[-16:]}"',
-        "id": instance_id,
-        "createdDateTime": created,
-        "lastModifiedDateTime": created,
-        "changeKey": event.id[-16:],
-        "categories": [],
-        "transactionId": None,
-        "originalStartTimeZone": windows_name(event.time_zone),
-        "originalEndTimeZone": windows_name(event.time_zone),
-        "iCalUId": f"040000008200E00074C5B7101A82E008{event.id[-32:]}",
-        "reminderMinutesBeforeStart": 15,
-        "isReminderOn": not event.is_all_day,
-        "hasAttachments": False,
-        "subject": item.subject,
-        "bodyPreview": event.body_preview,
-        "importance": "normal",
-        "sensitivity": event.sensitivity,
-        "isAllDay": event.is_all_day,
-        "isCancelled": event.is_cancelled,
-        "isOrganizer": event.organizer == user.mail,
-        "responseRequested": True,
-        "allowNewTimeProposals": True,
-        "isDraft": False,
-        "hideAttendees": False,
-        "seriesMasterId": None if kind == "singleInstance" else event.id,
-        "showAs": item.show_as,
-        "type": kind,
-        "webLink": None,
-        "onlineMeetingUrl": None,
-        "isOnlineMeeting": event.is_online_meeting,
-        "onlineMeetingProvider": "teamsForBusiness" if event.is_online_meeting else "unknown",
-        "originalStart": None
-        if item.original_start is None
-        else item.original_start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "responseStatus": {
-            "response": "organizer" if event.organizer == user.mail else "accepted",
-            "time": "0001-01-01T00:00:00Z",
-        },
-        "body": {"contentType": "html", "content": ""},
-        "start": {"dateTime": graph_datetime(item.start.astimezone(zone)), "timeZone": label},
-        "end": {"dateTime": graph_datetime(item.end.astimezone(zone)), "timeZone": label},
-        "location": {
-            "displayName": item.location,
-            "locationType": "default",
-            "uniqueIdType": "unknown",
-        }
-        if item.location
-        else {"displayName": "", "locationType": "default", "uniqueIdType": "unknown"},
-        "locations": [
-            {"displayName": item.location, "locationType": "default", "uniqueIdType": "unknown"}
-        ]
-        if item.location
-        else [],
-        "recurrence": None,
-        "onlineMeeting": None,
-        "attendees": [
-            {
-                "type": "required",
-                "status": {"response": "none", "time": "0001-01-01T00:00:00Z"},
-                "emailAddress": {"name": a.split("@")[0], "address": a},
-            }
-            for a in event.attendees
-        ],
-        "organizer": {
-            "emailAddress": {"name": event.organizer.split("@")[0], "address": event.organizer}
-        },
-    }
+    from .event_wire import render_event
+
+    return render_event(item.event, user, zone, label, item)

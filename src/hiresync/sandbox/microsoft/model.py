@@ -33,6 +33,12 @@ class Faults:
     fail_next: int = 0
     fail_status: int = 503
     mailbox_concurrency: int | None = 4
+    # "Applied, but the answer never arrived": the next N successful *writes* (create,
+    # update, delete, cancel) are committed, then their response is lost. Status 0 closes
+    # the connection mid-response (the client sees a transport error); any other status
+    # (504) answers with Graph's error body instead.
+    drop_response_after_commit_next: int = 0
+    drop_response_status: int = 0
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial update (from Python or the control API), validating names and types."""
@@ -75,6 +81,21 @@ class Limits:
     # them back as if consent succeeded (no grant is recorded; the token endpoint then fails
     # with AADSTS900439), "error_page" shows AADSTS700016 instead.
     cross_cloud_consent: str = "redirect"
+    # ⚠ Writes to calendars (graph_events / meetings). Documented behaviour is the default;
+    # the alternatives model what the docs leave open.
+    events_page_size: int = 10
+    events_max_page_size: int = 1000
+    # Calendar not allowing the requested onlineMeetingProvider: "ignore" creates the event
+    # without a meeting (isOnlineMeeting false; what Graph is reported to do), "error" → 400.
+    online_meeting_not_allowed: str = "ignore"
+    # Same transactionId, different body: "return_existing" (the first event, 201),
+    # "create" (a second event), "error" (400). Docs only say a retry must not duplicate.
+    transaction_id_mismatch: str = "return_existing"
+    # What a cancellation does to attendee copies: "mark" (isCancelled, "Canceled: " subject,
+    # shown free; Outlook keeps it until the attendee removes it) or "remove".
+    cancelled_copies: str = "mark"
+    # A new start/end resets every attendee's response to none (Outlook re-asks).
+    reschedule_resets_responses: bool = True
 
 
 @dataclass(frozen=True)
@@ -139,6 +160,17 @@ class Override:
 
 
 @dataclass
+class Attendee:
+    """One attendee as the organizer's event tracks it (``attendee`` in Graph)."""
+
+    address: str
+    name: str = ""
+    type: str = "required"  # required | optional | resource
+    response: str = "none"  # none | accepted | tentativelyAccepted | declined | ...
+    response_time: datetime | None = None
+
+
+@dataclass
 class Event:
     """A calendar item. ``start``/``end`` are aware datetimes in ``time_zone`` (IANA).
 
@@ -158,12 +190,33 @@ class Event:
     is_all_day: bool = False
     is_cancelled: bool = False
     organizer: str = ""
-    attendees: tuple[str, ...] = ()
+    attendees: list[Attendee] = field(default_factory=list)
     recurrence: dict[str, Any] | None = None
     exceptions: dict[date, Override | None] = field(default_factory=dict)
     created: datetime | None = None
     is_online_meeting: bool = False
     body_preview: str = ""
+    # Set for events written through Graph (graph_events) and their attendee copies.
+    organizer_name: str = ""
+    modified: datetime | None = None
+    change_key: str = ""
+    ical_uid: str = ""
+    sequence: int = 0
+    transaction_id: str | None = None
+    zone_label: str = ""  # the zone name exactly as the client wrote it
+    body: str = ""
+    body_type: str = "html"
+    importance: str = "normal"
+    categories: list[str] = field(default_factory=list)
+    response_requested: bool = True
+    allow_new_time_proposals: bool = True
+    response: str | None = None  # the mailbox owner's own response (attendee copies)
+    response_time: datetime | None = None
+    online_meeting: dict[str, Any] | None = None
+    online_provider: str = "teamsForBusiness"
+    extended: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (id, value)
+    reminder_minutes: int = 15
+    fingerprint: str = ""  # the create body a transactionId was first seen with
 
     @property
     def is_private(self) -> bool:
@@ -193,6 +246,8 @@ class User:
     has_mailbox: bool = True
     events: list[Event] = field(default_factory=list)
     version: int = 0
+    # None: the tenant's setting applies (Tenant.online_meeting_providers).
+    online_meeting_providers: tuple[str, ...] | None = None
 
     def addresses(self) -> set[str]:
         """Every SMTP address (lower-cased) the mailbox answers to."""
@@ -213,6 +268,42 @@ class Tenant:
     faults: Faults = field(default_factory=Faults)
     expired_secret_clients: set[str] = field(default_factory=set)
     grants: dict[str, tuple[str, ...]] = field(default_factory=dict)  # client_id -> roles
+    online_meeting_providers: tuple[str, ...] = ("teamsForBusiness",)
+    outbox: list[SentMessage] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """A meeting message Exchange sent on the organizer's behalf (the sandbox's outbox log)."""
+
+    to: str
+    kind: str  # request | update | cancellation
+    subject: str
+    event_id: str
+    ical_uid: str
+    sequence: int
+    time: datetime
+    organizer: str
+    start: datetime
+    end: datetime
+    internal: bool  # delivered to a mailbox of the same tenant
+    comment: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "to": self.to,
+            "kind": self.kind,
+            "subject": self.subject,
+            "eventId": self.event_id,
+            "iCalUId": self.ical_uid,
+            "sequence": self.sequence,
+            "time": self.time.isoformat().replace("+00:00", "Z"),
+            "organizer": self.organizer,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "internal": self.internal,
+            "comment": self.comment,
+        }
 
 
 @dataclass

@@ -8,6 +8,7 @@ from uuid import uuid4
 
 from starlette.responses import HTMLResponse
 
+from .model import SentMessage
 from .sandbox import MicrosoftSandbox, SignInAccount
 
 _STYLE = """
@@ -21,14 +22,15 @@ button.account:hover{background:#f2f2f2}.tag{font-size:12px;padding:1px 6px;bord
 margin-left:8px}.admin{background:#dff6dd;color:#107c10}.user{background:#eee;color:#555}
 .muted{color:#666;font-size:13px}table{border-collapse:collapse;width:100%}
 td,th{border-bottom:1px solid #eee;padding:4px 6px;text-align:left;font-size:14px}
-.error{color:#a80000}code{font-size:13px}
+.error{color:#a80000}main.wide{max-width:1100px}code{font-size:13px}
 """
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+def _page(title: str, body: str, status: int = 200, *, wide: bool = False) -> HTMLResponse:
+    main = "<main class='wide'>" if wide else "<main>"
     html = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}"
-        f"</title><style>{_STYLE}</style></head><body><main>"
+        f"</title><style>{_STYLE}</style></head><body>{main}"
         f"<div class='logo'>Microsoft (sandbox)</div>{body}</main></body></html>"
     )
     return HTMLResponse(html, status_code=status)
@@ -108,6 +110,7 @@ def home_page(sandbox: MicrosoftSandbox, base: str) -> HTMLResponse:
             f"consented apps: {escape(consented)}</p><table><tr><th>Sign-in account</th>"
             f"<th>Name</th><th>Role</th></tr>{rows}</table>"
         )
+    parts.append(_outbox_summary(sandbox, base))
     parts.append(
         "<h2>App registrations</h2><table><tr><th>client_id</th><th>Name</th>"
         "<th>Redirect URIs</th></tr>"
@@ -118,4 +121,60 @@ def home_page(sandbox: MicrosoftSandbox, base: str) -> HTMLResponse:
         for a in sandbox.apps.values()
     ]
     parts.append("</table>")
-    return _page("Microsoft 365 sandbox", "".join(parts))
+    return _page("Microsoft 365 sandbox", "".join(parts), wide=True)
+
+
+_KIND = {"request": "Invitation", "update": "Update", "cancellation": "Cancellation"}
+
+
+def _outbox_rows(messages: list[SentMessage]) -> str:
+    return "".join(
+        f"<tr><td>{m.time:%Y-%m-%d %H:%M:%S}</td><td>{_KIND.get(m.kind, m.kind)}</td>"
+        f"<td>{escape(m.to)}{'' if m.internal else ' <span class=muted>(external)</span>'}</td>"
+        f"<td>{escape(m.subject)}</td><td>{m.start:%Y-%m-%d %H:%M %Z}</td>"
+        f"<td>{escape(m.organizer)}</td><td>{m.sequence}</td><td>{escape(m.comment)}</td></tr>"
+        for m in messages
+    )
+
+
+def _outbox_table(messages: list[SentMessage]) -> str:
+    return (
+        "<table><tr><th>Sent (UTC)</th><th>Message</th><th>To</th><th>Subject</th>"
+        "<th>Starts</th><th>Organizer</th><th>Seq.</th><th>Comment</th></tr>"
+        f"{_outbox_rows(messages)}</table>"
+    )
+
+
+def _outbox_summary(sandbox: MicrosoftSandbox, base: str, latest: int = 10) -> str:
+    """The home page's "what Microsoft sent" section: each tenant's latest messages."""
+    parts = ["<h2>Meeting messages sent</h2>"]
+    for tenant in sandbox.tenants.values():
+        if not tenant.outbox:
+            continue
+        recent = list(reversed(tenant.outbox[-latest:]))
+        parts.append(
+            f"<h3>{escape(tenant.display_name)}</h3><p class='muted'>{len(tenant.outbox)} "
+            f"sent · <a href='{escape(base)}/invitations?tenant={tenant.id}'>all</a></p>{_outbox_table(recent)}"
+        )
+    if len(parts) == 1:
+        parts.append("<p class='muted'>No meeting has been sent yet.</p>")
+    return "".join(parts)
+
+
+def invitations_page(sandbox: MicrosoftSandbox, base: str, tenant_ref: str | None) -> HTMLResponse:
+    """Every invitation, update and cancellation Exchange "sent", newest first."""
+    tenants = list(sandbox.tenants.values())
+    if tenant_ref:
+        found = sandbox.find_tenant(tenant_ref)
+        if found is None:
+            return _page("Unknown tenant", "<h1>Unknown tenant</h1>", status=404)
+        tenants = [found]
+    parts = [
+        f"<h1>Meeting messages sent</h1><p class='muted'><a href='{escape(base)}/'>Sandbox home</a></p>"
+    ]
+    for tenant in tenants:
+        parts.append(
+            f"<h2>{escape(tenant.display_name)}</h2>"
+            + (_outbox_table(list(reversed(tenant.outbox))) if tenant.outbox else "<p>None.</p>")
+        )
+    return _page("Meeting messages sent", "".join(parts), wide=True)

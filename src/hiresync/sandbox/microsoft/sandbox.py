@@ -27,6 +27,7 @@ from .model import (
     Limits,
     Override,
     RefreshGrant,
+    SentMessage,
     Tenant,
     User,
     WorkingHours,
@@ -63,11 +64,15 @@ class Stats:
     throttled: Counter[str] = field(default_factory=Counter)
     max_concurrency: dict[str, int] = field(default_factory=dict)
     in_flight: Counter[str] = field(default_factory=Counter)
+    by_mailbox_route: Counter[str] = field(default_factory=Counter)  # "tenant/mailbox/route"
+    dropped: Counter[str] = field(default_factory=Counter)  # responses lost after commit
 
     def snapshot(self) -> dict[str, Any]:
         return {
             "requests": dict(self.requests),
             "by_route": dict(self.by_route),
+            "by_mailbox_route": dict(self.by_mailbox_route),
+            "dropped": dict(self.dropped),
             "throttled": dict(self.throttled),
             "max_concurrency": dict(self.max_concurrency),
             "total_requests": sum(self.by_route.values()),
@@ -78,6 +83,8 @@ class Stats:
         self.by_route.clear()
         self.throttled.clear()
         self.max_concurrency.clear()
+        self.by_mailbox_route.clear()
+        self.dropped.clear()
 
 
 class MicrosoftSandbox:
@@ -105,6 +112,7 @@ class MicrosoftSandbox:
         self._domains: dict[str, str] = {}
         self._addresses: dict[str, dict[str, str]] = {}
         self._indexes: dict[str, MailboxIndex] = {}
+        self.event_owners: dict[str, str] = {}  # id of an event written via Graph -> user id
 
     @classmethod
     def seeded(
@@ -344,6 +352,49 @@ class MicrosoftSandbox:
             for t in tenants
             for u in t.users.values()
         )
+
+    # -- meetings (see meetings.py) ---------------------------------------------------------
+
+    def respond(
+        self, tenant: str | Tenant, event_id: str, attendee: str, response: str, comment: str = ""
+    ) -> Event:
+        """Make ``attendee`` answer a meeting (``accepted``, ``declined``,
+        ``tentativelyAccepted``): the organizer's ``attendees[].status`` changes and the
+        attendee's copy follows. ``event_id``: the organizer's or the attendee's event.
+        Raises KeyError (unknown event/attendee) or ValueError (unknown response)."""
+        from .meetings import respond
+
+        return respond(self, self._resolve(tenant), event_id, attendee, response, comment)
+
+    def invitations(
+        self, tenant: str | Tenant, *, to: str | None = None, event_id: str | None = None
+    ) -> list[SentMessage]:
+        """The meeting messages Exchange "sent" for the tenant, oldest first."""
+        sent = self._resolve(tenant).outbox
+        return [
+            m
+            for m in sent
+            if (to is None or m.to.lower() == to.lower())
+            and (event_id is None or m.event_id == event_id)
+        ]
+
+    def set_online_meeting_providers(
+        self, tenant: str | Tenant, providers: Iterable[str], user: str | None = None
+    ) -> None:
+        """Which online meeting providers calendars allow (``[]`` = Teams disabled): the
+        whole tenant, or one mailbox when ``user`` is given."""
+        tenant = self._resolve(tenant)
+        allowed = tuple(providers)
+        unknown = set(allowed) - {"teamsForBusiness", "skypeForBusiness", "skypeForConsumer"}
+        if unknown:
+            raise ValueError(f"unknown online meeting providers: {sorted(unknown)}")
+        if user is None:
+            tenant.online_meeting_providers = allowed
+            return
+        found = self.find_user(tenant, user) or self.find_mailbox(tenant, user)
+        if found is None:
+            raise KeyError(user)
+        found.online_meeting_providers = allowed
 
     # -- consent, faults --------------------------------------------------------------------
 
