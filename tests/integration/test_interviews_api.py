@@ -174,3 +174,103 @@ def test_sent_interviews_count_toward_an_interviewers_daily_cap(team: Any) -> No
         assert "daily_cap" in [r["reason"] for r in why["reasons"]]
     finally:
         team.api.patch(f"/v1/users/{ivan['id']}", json={"max_interviews_per_day": None})
+
+
+def wait_synced(team: Any, interview_id: str, sequence: int) -> dict[str, Any]:
+    def synced() -> Any:
+        got = team.api.get(f"/v1/interviews/{interview_id}").json()
+        cals = got["calendars"]
+        return got if cals and cals[0]["synced_sequence"] >= sequence else None
+
+    found = wait_for(synced, timeout=30)
+    assert found, team.api.get(f"/v1/interviews/{interview_id}").text
+    return found
+
+
+def test_confirm_reschedule_cancel_reach_the_calendar_and_every_attendee(
+    team: Any, stack: Any
+) -> None:
+    start, end = slot(days=12)
+    made = team.api.post("/v1/interviews", json=body(team, start=start, end=end, confirm=True))
+    assert made.status_code == 201, made.text
+    interview = wait_synced(team, made.json()["id"], 1)
+    (calendar,) = interview["calendars"]
+    assert calendar["state"] == "synced" and calendar["mailbox"] == team.people["olga"]
+    event_id = calendar["event_id"]
+    sent = stack.sandbox.invitations(CONTOSO_ID, event_id=event_id)
+    assert sorted((m.to.lower(), m.kind) for m in sent) == sorted(
+        [
+            ("alex.candidate@example.org", "request"),
+            (team.people["ines"].lower(), "request"),
+            (team.people["ivan"].lower(), "request"),
+        ]
+    ), "Microsoft invites the candidate and each interviewer once"
+    assert all("system design" not in str(m.__dict__) for m in sent), "notes stay internal"
+
+    later, later_end = slot(days=13, hour=14)
+    moved = team.api.post(
+        f"/v1/interviews/{interview['id']}/reschedule", json={"start": later, "end": later_end}
+    )
+    assert moved.status_code == 200 and moved.json()["status"] == "rescheduled"
+    moved_view = wait_synced(team, interview["id"], 2)
+    assert moved_view["calendars"][0]["event_id"] == event_id, "the same event moves"
+    updates = [
+        m for m in stack.sandbox.invitations(CONTOSO_ID, event_id=event_id) if m.kind == "update"
+    ]
+    assert len(updates) == 3
+
+    gone = team.api.post(
+        f"/v1/interviews/{interview['id']}/cancel", json={"message": "Role filled"}
+    )
+    assert gone.status_code == 200
+    wait_synced(team, interview["id"], 3)
+    cancels = [
+        m
+        for m in stack.sandbox.invitations(CONTOSO_ID, event_id=event_id)
+        if m.kind == "cancellation"
+    ]
+    assert len(cancels) == 3 and all(m.comment == "Role filled" for m in cancels)
+    history = [
+        h["action"] for h in team.api.get(f"/v1/interviews/{interview['id']}").json()["history"]
+    ]
+    assert history[:2] == ["created", "confirmed"] and "cancelled" in history
+
+
+def test_a_teams_interview_gets_its_link_or_says_why_not(team: Any, stack: Any) -> None:
+    teams = {"type": "teams"}
+    made = team.api.post("/v1/interviews", json=body(team, meeting=teams, confirm=True)).json()
+    view = wait_synced(team, made["id"], 1)
+    assert view["meeting"]["url"] and view["meeting"]["problem"] is None
+    stack.sandbox.set_online_meeting_providers(CONTOSO_ID, [], user=team.people["olga"])
+    try:
+        start, end = slot(days=14)
+        made = team.api.post(
+            "/v1/interviews", json=body(team, start=start, end=end, meeting=teams, confirm=True)
+        ).json()
+        view = wait_synced(team, made["id"], 1)
+        assert view["meeting"]["url"] is None
+        assert "Teams meetings are not enabled" in view["meeting"]["problem"]
+    finally:
+        stack.sandbox.set_online_meeting_providers(
+            CONTOSO_ID, ["teamsForBusiness"], user=team.people["olga"]
+        )
+
+
+def test_a_lost_answer_from_microsoft_never_makes_a_second_event(team: Any, stack: Any) -> None:
+    dropped = sum(stack.sandbox.stats.dropped.values())
+    stack.sandbox.set_faults(CONTOSO_ID, drop_response_after_commit_next=1)
+    try:
+        start, end = slot(days=15)
+        made = team.api.post("/v1/interviews", json=body(team, start=start, end=end, confirm=True))
+        view = wait_synced(team, made.json()["id"], 1)
+    finally:
+        stack.sandbox.set_faults(CONTOSO_ID, drop_response_after_commit_next=0)
+    assert sum(stack.sandbox.stats.dropped.values()) == dropped + 1, "the answer was lost"
+    olga = stack.sandbox.find_mailbox(CONTOSO_ID, team.people["olga"])
+    when = datetime.fromisoformat(start)
+    same = [e for e in olga.events if e.start == when and not e.is_cancelled]
+    assert [e.id for e in same] == [view["calendars"][0]["event_id"]], "exactly one event"
+    requests = [
+        m for m in stack.sandbox.invitations(CONTOSO_ID, event_id=same[0].id) if m.kind == "request"
+    ]
+    assert len(requests) == 3, "and every invitation went out once"

@@ -30,7 +30,7 @@ import uuid
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hiresync.domain.interviews import InterviewStatus, MeetingType, is_live
@@ -42,6 +42,7 @@ from hiresync.services.interviews import summary
 from hiresync.store.tables import (
     CalendarLink,
     Candidate,
+    DirectoryEntry,
     Interview,
     InterviewAttendee,
     InterviewHistory,
@@ -53,12 +54,16 @@ NAMESPACE = uuid.UUID("5f0e6c1e-2f5b-4bb0-9d1e-6a8f0c7b3d42")
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What the job read, in one transaction, before talking to the provider."""
+    """What the job read, in one transaction, before talking to the provider.
+
+    ``address`` is how the provider is asked for the organizer's calendar: the directory
+    id when we know it (Graph's ``/users/{x}`` takes an id or a UPN, not any address)."""
 
     interview: Interview
     candidate: Candidate
     attendees: list[InterviewAttendee]
     link: CalendarLink
+    address: str
 
 
 def transaction_id(interview_id: uuid.UUID, mailbox: str) -> str:
@@ -135,7 +140,21 @@ async def _snapshot(runtime: Runtime, interview_id: uuid.UUID) -> Snapshot | Non
             session.add(link)
             await session.flush()
         assert candidate is not None
-        return Snapshot(interview, candidate, attendees, link)
+        address = await _directory_id(session, interview) or link.mailbox
+        return Snapshot(interview, candidate, attendees, link, address)
+
+
+async def _directory_id(session: AsyncSession, interview: Interview) -> str | None:
+    mailbox = interview.organizer_mailbox.lower()
+    return await session.scalar(
+        select(DirectoryEntry.external_id).where(
+            DirectoryEntry.organization_id == interview.organization_id,
+            or_(
+                func.lower(DirectoryEntry.mail) == mailbox,
+                func.lower(DirectoryEntry.user_principal_name) == mailbox,
+            ),
+        )
+    )
 
 
 async def push(runtime: Runtime, interview_id: uuid.UUID) -> None:
@@ -170,14 +189,14 @@ async def _apply(runtime: Runtime, writer: EventWriter, snapshot: Snapshot) -> N
     interview, link = snapshot.interview, snapshot.link
     event_id = link.external_event_id
     if event_id is None:
-        found = await writer.find(link.mailbox, str(interview.id))
+        found = await writer.find(snapshot.address, str(interview.id))
         if found is not None:
             event_id = found.event_id
             await _linked(runtime, snapshot, found, relinked=True)
     if interview.status == InterviewStatus.CANCELLED.value:
         if event_id is not None:
             comment = await _cancel_message(runtime, interview.id)
-            await writer.cancel(link.mailbox, event_id, comment)
+            await writer.cancel(snapshot.address, event_id, comment)
         await _synced(runtime, snapshot, event_id, "cancelled in the calendar")
         return
     if not is_live(InterviewStatus(interview.status)):
@@ -185,10 +204,10 @@ async def _apply(runtime: Runtime, writer: EventWriter, snapshot: Snapshot) -> N
     teams = await _teams(runtime, writer, snapshot)
     draft = draft_for(snapshot, online_meeting=teams)
     if event_id is None:
-        event = await writer.create(link.mailbox, draft)
+        event = await writer.create(snapshot.address, draft)
         await _linked(runtime, snapshot, event, relinked=False)
     else:
-        event = await writer.update(link.mailbox, event_id, draft)
+        event = await writer.update(snapshot.address, event_id, draft)
     await _synced(runtime, snapshot, event.event_id, "written to the calendar", event)
 
 
@@ -197,7 +216,7 @@ async def _teams(runtime: Runtime, writer: EventWriter, snapshot: Snapshot) -> b
     interview = snapshot.interview
     if interview.meeting_type != MeetingType.TEAMS.value:
         return False
-    if await writer.online_meetings_allowed(snapshot.link.mailbox):
+    if await writer.online_meetings_allowed(snapshot.address):
         return True
     reason = (
         f"Teams meetings are not enabled for {snapshot.link.mailbox}'s calendar, so the "

@@ -58,7 +58,8 @@ UNRESOLVED_PREFIX = "Unable to resolve e-mail address"
 
 
 def _moment(value: DateTimeTimeZone) -> tuple[datetime, int, int]:
-    """The instant, and it in whole seconds (floored, ceiled), shared like ``_instant``."""
+    """The instant, and it in whole seconds (floored, ceiled): one shared value per
+    distinct (wall time, zone), see the module docstring."""
     return _seconds(value["dateTime"], value.get("timeZone") or "UTC")
 
 
@@ -76,12 +77,10 @@ def parse_datetime(value: DateTimeTimeZone) -> datetime:
     Windows name or an IANA name; an unknown zone is read as UTC, which is what
     Graph uses when no preference applies.
     """
-    return _instant(value["dateTime"], value.get("timeZone") or "UTC")
+    return _moment(value)[0]
 
 
-@lru_cache(maxsize=8192)
 def _instant(text: str, zone: str) -> datetime:
-    """One shared value per distinct (wall time, zone): see the module docstring."""
     naive = datetime.fromisoformat(text.removesuffix("Z"))
     if naive.tzinfo is not None:
         return naive.astimezone(UTC)
