@@ -274,3 +274,37 @@ def test_a_lost_answer_from_microsoft_never_makes_a_second_event(team: Any, stac
         m for m in stack.sandbox.invitations(CONTOSO_ID, event_id=same[0].id) if m.kind == "request"
     ]
     assert len(requests) == 3, "and every invitation went out once"
+
+
+def test_a_declined_interviewer_is_flagged_and_free_colleagues_are_suggested(
+    team: Any, stack: Any
+) -> None:
+    start, end = slot(days=16)
+    made = team.api.post("/v1/interviews", json=body(team, start=start, end=end, confirm=True))
+    view = wait_synced(team, made.json()["id"], 1)
+    event_id = view["calendars"][0]["event_id"]
+    stack.sandbox.respond(CONTOSO_ID, event_id, team.people["ivan"], "declined")
+    stack.sandbox.respond(CONTOSO_ID, event_id, "alex.candidate@example.org", "accepted")
+    fresh = team.api.post(f"/v1/interviews/{view['id']}/responses/refresh")
+    assert fresh.status_code == 200, fresh.text
+    answers = {a["email"].lower(): a["response"] for a in fresh.json()["attendees"]}
+    assert answers[team.people["ivan"].lower()] == "declined"
+    assert answers["alex.candidate@example.org"] == "accepted"
+    assert answers[team.people["ines"].lower()] == "none"
+    assert [h["action"] for h in fresh.json()["history"]].count("attendee_responded") == 2
+    again = team.api.post(f"/v1/interviews/{view['id']}/responses/refresh").json()
+    assert [h["action"] for h in again["history"]].count("attendee_responded") == 2, "once each"
+    assert team.api.get(f"/v1/interviews/{view['id']}/replacements").json() == [], (
+        "the organizer holds the event, so she is not free to step in"
+    )
+    nina = f"nina.{secrets.token_hex(3)}@contoso.com"
+    stack.sandbox.add_user(
+        CONTOSO_ID, display_name="Nina Free", mail=nina, time_zone="Europe/London"
+    )
+    team.api.post("/v1/users", json={"name": "Nina Free", "email": nina, "role": "interviewer"})
+    team.api.post("/v1/directory/refresh")
+    assert wait_for(
+        lambda: any(u["email"] == nina and u["match"] for u in team.api.get("/v1/users").json())
+    )
+    suggested = team.api.get(f"/v1/interviews/{view['id']}/replacements").json()
+    assert [s["email"] for s in suggested] == [nina], "a matched interviewer free at that time"

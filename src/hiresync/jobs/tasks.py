@@ -47,6 +47,14 @@ async def deliver_webhook(context: JobContext, delivery_id: str) -> None:
     await webhooks.deliver(_runtime(context), uuid.UUID(delivery_id))
 
 
+async def refresh_interview_responses(context: JobContext, timestamp: int) -> None:
+    """Read attendees' answers to upcoming interviews (reconciliation for missed pushes)."""
+    from hiresync.services import responses
+
+    changed = await responses.refresh_upcoming(_runtime(context))
+    log.info("interview responses refreshed", changed=changed)
+
+
 async def refresh_all_directories(context: JobContext, timestamp: int) -> None:
     """Queue a directory refresh for each connection whose copy is older than the setting,
     so people added to the directory are matched without anyone asking."""
@@ -78,6 +86,13 @@ def build_blueprint() -> Blueprint:
         bp.task(name="refresh_all_directories", pass_context=True, queueing_lock="refresh_all")(
             refresh_all_directories
         )
+    )
+    bp.periodic(cron="*/5 * * * *")(
+        bp.task(
+            name="refresh_interview_responses",
+            pass_context=True,
+            queueing_lock="refresh_responses",
+        )(refresh_interview_responses)
     )
     bp.periodic(cron="* * * * *")(
         bp.task(name="retry_stalled_jobs", pass_context=True, queueing_lock="retry_stalled")(

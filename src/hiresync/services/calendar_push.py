@@ -110,7 +110,7 @@ def draft_for(snapshot: Snapshot, online_meeting: bool) -> EventDraft:
     )
 
 
-async def _snapshot(runtime: Runtime, interview_id: uuid.UUID) -> Snapshot | None:
+async def snapshot_of(runtime: Runtime, interview_id: uuid.UUID) -> Snapshot | None:
     async with runtime.db.transaction() as session:
         interview = await session.get(Interview, interview_id)
         if interview is None:
@@ -159,7 +159,7 @@ async def _directory_id(session: AsyncSession, interview: Interview) -> str | No
 
 async def push(runtime: Runtime, interview_id: uuid.UUID) -> None:
     """The job: see the module docstring's table."""
-    snapshot = await _snapshot(runtime, interview_id)
+    snapshot = await snapshot_of(runtime, interview_id)
     if snapshot is None or snapshot.interview.status == InterviewStatus.DRAFT.value:
         return
     interview, link = snapshot.interview, snapshot.link

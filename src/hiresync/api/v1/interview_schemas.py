@@ -129,3 +129,9 @@ class InterviewOut(BaseModel):
     message_to_candidate: str | None
     calendars: list[CalendarOut]
     history: list[HistoryOut]
+
+
+class ReplacementOut(BaseModel):
+    user_id: uuid.UUID
+    name: str
+    email: str

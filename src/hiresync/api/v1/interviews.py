@@ -15,10 +15,11 @@ from hiresync.api.v1.interview_schemas import (
     CandidateOut,
     InterviewIn,
     InterviewOut,
+    ReplacementOut,
     RescheduleIn,
 )
 from hiresync.domain.interviews import Meeting, MeetingType
-from hiresync.services import interviews
+from hiresync.services import interviews, responses
 from hiresync.services.errors import InvalidInput
 from hiresync.services.freebusy import PersonRef
 from hiresync.store.tables import Candidate, Interview
@@ -182,6 +183,28 @@ async def cancel_interview(
     message = body.message if body else None
     await interviews.cancel(runtime, session, org, interview_id, message, ACTOR)
     return await _answer(session, org, interview_id)
+
+
+@router.post("/interviews/{interview_id}/responses/refresh", response_model=InterviewOut)
+async def refresh_responses(
+    interview_id: uuid.UUID, org: OrgDep, session: SessionDep, runtime: RuntimeDep
+) -> Any:
+    """Read the attendees' answers from the calendar now (it is also done every 5 minutes)."""
+    await interviews.load(session, org, interview_id)
+    await responses.refresh(runtime, interview_id)
+    session.expire_all()
+    return await _answer(session, org, interview_id)
+
+
+@router.get("/interviews/{interview_id}/replacements", response_model=list[ReplacementOut])
+async def suggest_replacements(
+    interview_id: uuid.UUID, org: OrgDep, session: SessionDep, runtime: RuntimeDep
+) -> Any:
+    """Interviewers not on the interview who are free for its whole time: who could step
+    in for someone who declined."""
+    await interviews.load(session, org, interview_id)
+    found = await responses.replacements(runtime, org, interview_id)
+    return [{"user_id": r.user_id, "name": r.name, "email": r.email} for r in found]
 
 
 @router.get("/candidates", response_model=list[CandidateOut])

@@ -414,6 +414,16 @@ class GraphClient:
             found.extend(cast(list[EventWire], page))
         return found
 
+    async def get_event(self, user: str, event_id: str) -> EventWire:
+        """``GET /users/{user}/events/{id}``: attendees' answers and whether it still stands."""
+        answer = await self.request(
+            "GET",
+            user_path(user, "events", event_id),
+            params={"$select": WRITTEN_SELECT},
+            headers={"Prefer": f"{PREFER_UTC}, {PREFER_IMMUTABLE_ID}"},
+        )
+        return cast(EventWire, answer)
+
     async def update_event(self, user: str, event_id: str, changes: dict[str, Any]) -> EventWire:
         """``PATCH /users/{user}/events/{id}``: Exchange sends the attendees an update."""
         answer = await self.request(

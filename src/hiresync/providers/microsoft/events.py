@@ -105,6 +105,12 @@ class MicrosoftEvents:
         live = [e for e in found if not e.get("isCancelled")]
         return written(live[0]) if live else None
 
+    async def get(self, mailbox: str, event_id: str) -> WrittenEvent | None:
+        try:
+            return written(await self._client.get_event(mailbox, event_id))
+        except NotFound:
+            return None
+
     async def create(self, mailbox: str, draft: EventDraft) -> WrittenEvent:
         body = event_body(draft, with_meeting=draft.online_meeting)
         body["transactionId"] = draft.transaction_id
