@@ -308,3 +308,28 @@ def test_a_declined_interviewer_is_flagged_and_free_colleagues_are_suggested(
     )
     suggested = team.api.get(f"/v1/interviews/{view['id']}/replacements").json()
     assert [s["email"] for s in suggested] == [nina], "a matched interviewer free at that time"
+
+
+def test_a_job_that_died_after_its_write_is_re_linked_not_repeated(team: Any, stack: Any) -> None:
+    """Every answer to the create is lost, so the first job gives up; the next one finds
+    the event by our key and adopts it: one event, one invitation each, no update."""
+    stack.sandbox.set_faults(CONTOSO_ID, drop_response_after_commit_next=6)
+    try:
+        start, end = slot(days=17)
+        made = team.api.post("/v1/interviews", json=body(team, start=start, end=end, confirm=True))
+        interview_id = made.json()["id"]
+        assert wait_for(
+            lambda: stack.sandbox.tenant(CONTOSO_ID).faults.drop_response_after_commit_next == 0,
+            timeout=60,
+        )
+    finally:
+        stack.sandbox.set_faults(CONTOSO_ID, drop_response_after_commit_next=0)
+    view = wait_synced(team, interview_id, 1)
+    actions = [h["action"] for h in view["history"]]
+    assert "relinked" in actions, actions
+    event_id = view["calendars"][0]["event_id"]
+    olga = stack.sandbox.find_mailbox(CONTOSO_ID, team.people["olga"])
+    when = datetime.fromisoformat(start)
+    assert [e.id for e in olga.events if e.start == when and not e.is_cancelled] == [event_id]
+    kinds = [m.kind for m in stack.sandbox.invitations(CONTOSO_ID, event_id=event_id)]
+    assert sorted(kinds) == ["request"] * 3, "no second request, and no update either"

@@ -7,8 +7,8 @@ The interview row is the source of truth; this runs as the ``push_interview`` jo
 interview                   calendar link        action
 ==========================  ==================  ============================================
 draft                       any                  nothing (drafts stay in hiresync)
-live or cancelled           no event id          look for our key first (a crash may have
-                                                 left an event): found -> re-link it
+live or cancelled           no event id, but a   look for our key first (a crash may have
+                            create was begun     left an event): found -> re-link it
 live                        no event (still)     create (with transactionId and our key)
 live                        behind (sequence)    update the same event
 live                        up to date           nothing
@@ -188,11 +188,19 @@ async def push(runtime: Runtime, interview_id: uuid.UUID) -> None:
 async def _apply(runtime: Runtime, writer: EventWriter, snapshot: Snapshot) -> None:
     interview, link = snapshot.interview, snapshot.link
     event_id = link.external_event_id
-    if event_id is None:
+    if event_id is None and link.state != "pending":
+        # A create may have reached the calendar before its job died: look before writing.
+        # A link never tried ("pending") cannot have one, which spares the happy path a call.
         found = await writer.find(snapshot.address, str(interview.id))
         if found is not None:
             event_id = found.event_id
             await _linked(runtime, snapshot, found, relinked=True)
+            if link.writing_sequence == interview.sequence and is_live(
+                InterviewStatus(interview.status)
+            ):
+                # The lost create wrote this very version: nothing to send again.
+                await _synced(runtime, snapshot, event_id, "re-linked to the calendar", found)
+                return
     if interview.status == InterviewStatus.CANCELLED.value:
         if event_id is not None:
             comment = await _cancel_message(runtime, interview.id)
@@ -204,11 +212,20 @@ async def _apply(runtime: Runtime, writer: EventWriter, snapshot: Snapshot) -> N
     teams = await _teams(runtime, writer, snapshot)
     draft = draft_for(snapshot, online_meeting=teams)
     if event_id is None:
+        await _mark_writing(runtime, link.id, interview.sequence)
         event = await writer.create(snapshot.address, draft)
         await _linked(runtime, snapshot, event, relinked=False)
     else:
         event = await writer.update(snapshot.address, event_id, draft)
     await _synced(runtime, snapshot, event.event_id, "written to the calendar", event)
+
+
+async def _mark_writing(runtime: Runtime, link_id: uuid.UUID, sequence: int) -> None:
+    """Committed before the create is sent: whoever finds it so later must look first."""
+    async with runtime.db.transaction() as session:
+        link = await session.get(CalendarLink, link_id, with_for_update=True)
+        if link is not None and link.state in ("pending", "writing"):
+            link.state, link.writing_sequence = "writing", sequence
 
 
 async def _teams(runtime: Runtime, writer: EventWriter, snapshot: Snapshot) -> bool:

@@ -317,7 +317,10 @@ class CalendarLink(Base):
     external_event_id: Mapped[str | None] = mapped_column(String(500))
     transaction_id: Mapped[str] = mapped_column(String(100))
     synced_sequence: Mapped[int] = mapped_column(Integer, default=-1)
-    state: Mapped[str] = mapped_column(String(20), default="pending")  # pending|synced|failed
+    # The interview's sequence when a create was sent: a re-found event holds that version.
+    writing_sequence: Mapped[int | None] = mapped_column(Integer)
+    # pending (never tried) | writing (a create was sent) | synced | failed
+    state: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(

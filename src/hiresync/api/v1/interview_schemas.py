@@ -89,7 +89,7 @@ class AttendeeOut(BaseModel):
 
 class CalendarOut(BaseModel):
     mailbox: str
-    state: Literal["pending", "synced", "failed"]
+    state: Literal["pending", "writing", "synced", "failed"]
     event_id: str | None
     synced_sequence: int
     last_error: str | None

@@ -170,6 +170,7 @@ def upgrade() -> None:
         sa.Column("external_event_id", sa.String(length=500), nullable=True),
         sa.Column("transaction_id", sa.String(length=100), nullable=False),
         sa.Column("synced_sequence", sa.Integer(), nullable=False),
+        sa.Column("writing_sequence", sa.Integer(), nullable=True),
         sa.Column("state", sa.String(length=20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
