@@ -346,10 +346,12 @@ async def availability(
 
 
 def install(app: FastAPI) -> None:
-    from hiresync.web import scheduling  # imports this module's helpers, so not at the top
+    # These import this module's helpers, so not at the top.
+    from hiresync.web import interview_pages, scheduling
 
     app.include_router(router)
     app.include_router(scheduling.router)
+    app.include_router(interview_pages.router)
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
 
     @app.exception_handler(LoginRequired)

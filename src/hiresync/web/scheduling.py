@@ -22,6 +22,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.routing import Match
 
 from hiresync.api.deps import RuntimeDep, SessionDep
 from hiresync.availability import Period, Slot
@@ -258,8 +259,10 @@ async def _matched_members(session: AsyncSession, org: Organization) -> list[Use
 
 
 def _start_allowed(request: Request) -> bool:
-    """The "Start interview" link shows only once the interviews feature serves it."""
-    return any(getattr(r, "path", None) == INTERVIEWS_NEW for r in request.app.routes)
+    """The "Start interview" link shows only once the interviews feature serves it. Asked
+    by matching, not by reading ``path``: FastAPI keeps included routers as one entry."""
+    scope = {"type": "http", "method": "GET", "path": INTERVIEWS_NEW, "root_path": ""}
+    return any(r.matches(scope)[0] is Match.FULL for r in request.app.router.routes)
 
 
 @router.get("/schedule")
