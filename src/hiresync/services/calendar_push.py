@@ -64,6 +64,7 @@ class Snapshot:
     attendees: list[InterviewAttendee]
     link: CalendarLink
     address: str
+    fresh: bool = False  # never tried before: no create can be in limbo
 
 
 def transaction_id(interview_id: uuid.UUID, mailbox: str) -> str:
@@ -140,8 +141,12 @@ async def snapshot_of(runtime: Runtime, interview_id: uuid.UUID) -> Snapshot | N
             session.add(link)
             await session.flush()
         assert candidate is not None
+        fresh = link.state == "pending" and link.external_event_id is None
+        if fresh and is_live(InterviewStatus(interview.status)):
+            # Committed before the create is sent: whoever finds it so later looks first.
+            link.state, link.writing_sequence = "writing", interview.sequence
         address = await _directory_id(session, interview) or link.mailbox
-        return Snapshot(interview, candidate, attendees, link, address)
+        return Snapshot(interview, candidate, attendees, link, address, fresh)
 
 
 async def _directory_id(session: AsyncSession, interview: Interview) -> str | None:
@@ -188,13 +193,13 @@ async def push(runtime: Runtime, interview_id: uuid.UUID) -> None:
 async def _apply(runtime: Runtime, writer: EventWriter, snapshot: Snapshot) -> None:
     interview, link = snapshot.interview, snapshot.link
     event_id = link.external_event_id
-    if event_id is None and link.state != "pending":
+    if event_id is None and not snapshot.fresh:
         # A create may have reached the calendar before its job died: look before writing.
-        # A link never tried ("pending") cannot have one, which spares the happy path a call.
+        # A link never tried cannot have one, which spares the happy path a call.
         found = await writer.find(snapshot.address, str(interview.id))
         if found is not None:
             event_id = found.event_id
-            await _linked(runtime, snapshot, found, relinked=True)
+            await _relinked(runtime, snapshot, found)
             if link.writing_sequence == interview.sequence and is_live(
                 InterviewStatus(interview.status)
             ):
@@ -212,20 +217,10 @@ async def _apply(runtime: Runtime, writer: EventWriter, snapshot: Snapshot) -> N
     teams = await _teams(runtime, writer, snapshot)
     draft = draft_for(snapshot, online_meeting=teams)
     if event_id is None:
-        await _mark_writing(runtime, link.id, interview.sequence)
         event = await writer.create(snapshot.address, draft)
-        await _linked(runtime, snapshot, event, relinked=False)
     else:
         event = await writer.update(snapshot.address, event_id, draft)
     await _synced(runtime, snapshot, event.event_id, "written to the calendar", event)
-
-
-async def _mark_writing(runtime: Runtime, link_id: uuid.UUID, sequence: int) -> None:
-    """Committed before the create is sent: whoever finds it so later must look first."""
-    async with runtime.db.transaction() as session:
-        link = await session.get(CalendarLink, link_id, with_for_update=True)
-        if link is not None and link.state in ("pending", "writing"):
-            link.state, link.writing_sequence = "writing", sequence
 
 
 async def _teams(runtime: Runtime, writer: EventWriter, snapshot: Snapshot) -> bool:
@@ -272,22 +267,19 @@ def _history(interview: Interview, action: str, actor: str, **details: object) -
     )
 
 
-async def _linked(
-    runtime: Runtime, snapshot: Snapshot, event: WrittenEvent, *, relinked: bool
-) -> None:
-    """Save the provider's id at once: the smaller the gap, the rarer a re-link."""
+async def _relinked(runtime: Runtime, snapshot: Snapshot, event: WrittenEvent) -> None:
+    """Adopt an event an interrupted create left in the calendar, instead of a second one."""
     async with runtime.db.transaction() as session:
         link = await session.get(CalendarLink, snapshot.link.id, with_for_update=True)
         interview = await session.get(Interview, snapshot.interview.id)
         if link is None or interview is None:
             return
         link.external_event_id = event.event_id
-        if event.join_url and interview.meeting_type == MeetingType.TEAMS.value:
-            interview.meeting_url = event.join_url
-            interview.meeting_problem = None
-        if relinked:
-            session.add(_history(interview, "relinked", "calendar", mailbox=link.mailbox))
-            log.info("interview.relinked", interview=str(interview.id), mailbox=link.mailbox)
+        _take_meeting_link(interview, event)
+        session.add(_history(interview, "relinked", "calendar", mailbox=link.mailbox))
+    log.info(
+        "interview.relinked", interview=str(snapshot.interview.id), mailbox=snapshot.link.mailbox
+    )
 
 
 async def _synced(
@@ -305,6 +297,8 @@ async def _synced(
         link.external_event_id = event_id
         link.synced_sequence = max(link.synced_sequence, snapshot.interview.sequence)
         link.state, link.last_error = "synced", None
+        if event is not None:
+            _take_meeting_link(interview, event)
         session.add(
             _history(interview, "calendar_synced", "calendar", mailbox=link.mailbox, result=what)
         )
@@ -315,8 +309,15 @@ async def _synced(
             "interview.calendar_synced",
             {**summary(interview), "mailbox": link.mailbox, "result": what},
         )
-        if event is not None:
+        if event is not None and any(answer != "none" for _, answer in event.responses):
             await _record_responses(session, interview.id, event)
+
+
+def _take_meeting_link(interview: Interview, event: WrittenEvent) -> None:
+    """The Teams link the calendar made with the event goes on the interview."""
+    if event.join_url and interview.meeting_type == MeetingType.TEAMS.value:
+        interview.meeting_url = event.join_url
+        interview.meeting_problem = None
 
 
 async def _record_responses(
