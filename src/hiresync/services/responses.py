@@ -20,7 +20,7 @@ from sqlalchemy import select
 from hiresync.domain.interviews import InterviewStatus
 from hiresync.providers.errors import ProviderError
 from hiresync.runtime import Runtime
-from hiresync.services import availability, calendar_push, connections, directory, webhooks
+from hiresync.services import availability, calendar_push, connections, webhooks
 from hiresync.services.freebusy import PersonRef
 from hiresync.services.interviews import summary
 from hiresync.store.tables import (
@@ -50,8 +50,7 @@ async def refresh(runtime: Runtime, interview_id: uuid.UUID) -> int:
     snapshot = await calendar_push.snapshot_of(runtime, interview_id)
     if snapshot is None or snapshot.link.external_event_id is None:
         return 0
-    async with runtime.db.sessions() as session:
-        connection = await directory.live_connection(session, snapshot.interview.organization_id)
+    connection = snapshot.connection
     if connection is None:
         return 0
     writer = runtime.calendar(connection.provider).events(
