@@ -125,9 +125,9 @@ def bench_settings(ready: dict, base: str) -> Settings:
     )
 
 
-def start_server(port: int, settings: Settings, database_uri: str) -> subprocess.Popen[bytes]:
-    """``hiresync serve`` with the same settings, in its own process."""
-    env = {
+def process_env(settings: Settings, database_uri: str) -> dict[str, str]:
+    """The environment that gives a ``hiresync`` process these settings."""
+    return {
         **os.environ,
         "HIRESYNC_DATABASE_URL": database_uri,
         "HIRESYNC_DATA_DIR": str(settings.data_dir),
@@ -138,6 +138,11 @@ def start_server(port: int, settings: Settings, database_uri: str) -> subprocess
         "HIRESYNC_MICROSOFT_GRAPH_URL": settings.microsoft_graph_url,
         "HIRESYNC_LOG_LEVEL": "WARNING",
     }
+
+
+def start_server(port: int, settings: Settings, database_uri: str) -> subprocess.Popen[bytes]:
+    """``hiresync serve`` with the same settings, in its own process."""
+    env = process_env(settings, database_uri)
     exe = Path(sys.executable).with_name("hiresync")
     proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--no-worker"], env=env)
     deadline = time.monotonic() + 60

@@ -32,7 +32,14 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from freebusy import bench_settings, free_port, peak_rss_mb, prepare, start_sandbox
+from freebusy import (
+    bench_settings,
+    free_port,
+    peak_rss_mb,
+    prepare,
+    process_env,
+    start_sandbox,
+)
 from hiresync.config import Settings
 from hiresync.domain.interviews import Meeting, MeetingType
 from hiresync.runtime import Runtime
@@ -73,17 +80,7 @@ async def confirm_all(runtime: Runtime, people: list[str], count: int) -> float:
 def start_worker(
     settings: Settings, database_uri: str, concurrency: int
 ) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "HIRESYNC_DATABASE_URL": database_uri,
-        "HIRESYNC_DATA_DIR": str(settings.data_dir),
-        "HIRESYNC_ENCRYPTION_KEYS": settings.encryption_keys,
-        "HIRESYNC_MICROSOFT_CLIENT_ID": settings.microsoft_client_id,
-        "HIRESYNC_MICROSOFT_CLIENT_SECRET": settings.microsoft_client_secret,
-        "HIRESYNC_MICROSOFT_LOGIN_URL": settings.microsoft_login_url,
-        "HIRESYNC_MICROSOFT_GRAPH_URL": settings.microsoft_graph_url,
-        "HIRESYNC_LOG_LEVEL": "WARNING",
-    }
+    env = process_env(settings, database_uri)
     exe = Path(sys.executable).with_name("hiresync")
     return subprocess.Popen([str(exe), "worker", "--concurrency", str(concurrency)], env=env)
 

@@ -45,6 +45,7 @@ from hiresync.providers.base import EventAttendee, EventDraft, EventWriter, Writ
 from hiresync.providers.errors import AuthRevoked, BadRequest, ProviderError
 from hiresync.runtime import Runtime
 from hiresync.services import connections, directory, webhooks
+from hiresync.services.interviews import history_entry as _history
 from hiresync.services.interviews import summary
 from hiresync.store.tables import (
     CalendarLink,
@@ -291,16 +292,6 @@ async def _cancel_message(runtime: Runtime, interview_id: uuid.UUID) -> str:
             .limit(1)
         )
     return message or "This interview has been cancelled."
-
-
-def _history(interview: Interview, action: str, actor: str, **details: object) -> InterviewHistory:
-    return InterviewHistory(
-        organization_id=interview.organization_id,
-        interview_id=interview.id,
-        action=action,
-        actor=actor,
-        details={k: v for k, v in details.items() if v is not None},
-    )
 
 
 async def _relinked(runtime: Runtime, snapshot: Snapshot, event: WrittenEvent) -> None:

@@ -183,7 +183,10 @@ async def _candidate(
 # -- use cases ---------------------------------------------------------------------------
 
 
-def _history(interview: Interview, action: str, actor: str, **details: Any) -> InterviewHistory:
+def history_entry(
+    interview: Interview, action: str, actor: str, **details: Any
+) -> InterviewHistory:
+    """One line of the interview's history; empty details are left out."""
     return InterviewHistory(
         organization_id=interview.organization_id,
         interview_id=interview.id,
@@ -256,7 +259,7 @@ async def create(
     for user, email in interviewers:
         session.add(_attendee(interview, AttendeeRole.INTERVIEWER, user.name, email, user.id))
     session.add(_attendee(interview, AttendeeRole.CANDIDATE, candidate.name, candidate.email))
-    session.add(_history(interview, "created", actor))
+    session.add(history_entry(interview, "created", actor))
     await session.flush()
     await _announce(runtime, session, interview, "interview.created")
     if new.confirm:
@@ -352,7 +355,7 @@ async def confirm(
     _move(interview, Action.CONFIRM)
     await _require_connection(session, org_id)
     interview.sequence += 1
-    session.add(_history(interview, "confirmed", actor))
+    session.add(history_entry(interview, "confirmed", actor))
     await session.flush()
     await _queue_push(runtime, session, interview)
     await _announce(runtime, session, interview, "interview.confirmed")
@@ -377,7 +380,7 @@ async def reschedule(
     interview.start, interview.end, interview.time_zone = start, end, zone
     interview.sequence += 1
     session.add(
-        _history(
+        history_entry(
             interview,
             "rescheduled",
             actor,
@@ -404,7 +407,7 @@ async def cancel(
     was_live = is_live(InterviewStatus(interview.status))
     _move(interview, Action.CANCEL)
     interview.sequence += 1
-    session.add(_history(interview, "cancelled", actor, message=message))
+    session.add(history_entry(interview, "cancelled", actor, message=message))
     await session.flush()
     if was_live:
         await _queue_push(runtime, session, interview)
