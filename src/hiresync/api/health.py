@@ -31,7 +31,9 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
         async with runtime.db.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
-        checks["migrations"] = "ok" if not migrate.pending_async_safe(runtime.db.uri) else "pending"
+        async with runtime.db.engine.connect() as conn:
+            current = await migrate.is_current(conn)
+        checks["migrations"] = "ok" if current else "pending"
     except Exception as exc:  # any failure means "not ready", with the reason
         checks["database"] = f"error: {exc.__class__.__name__}"
     ready = all(v == "ok" for v in checks.values())
