@@ -333,3 +333,41 @@ def test_a_job_that_died_after_its_write_is_re_linked_not_repeated(team: Any, st
     assert [e.id for e in olga.events if e.start == when and not e.is_cancelled] == [event_id]
     kinds = [m.kind for m in stack.sandbox.invitations(CONTOSO_ID, event_id=event_id)]
     assert sorted(kinds) == ["request"] * 3, "no second request, and no update either"
+
+
+def test_a_shared_interviews_mailbox_organizes_when_the_organization_says_so(
+    team: Any, stack: Any
+) -> None:
+    shared = f"interviews.{secrets.token_hex(3)}@contoso.com"
+    refused = team.api.patch(
+        "/v1/interview-settings", json={"organizer": "shared_mailbox", "shared_mailbox": shared}
+    )
+    assert refused.status_code == 422 and "not a mailbox" in refused.json()["error"]["message"]
+    assert team.api.get("/v1/interview-settings").json()["organizer"] == "scheduler"
+    stack.sandbox.add_user(CONTOSO_ID, display_name="Interviews", mail=shared)
+    team.api.post("/v1/directory/refresh")
+    assert wait_for(
+        lambda: (
+            team.api.patch(
+                "/v1/interview-settings",
+                json={"organizer": "shared_mailbox", "shared_mailbox": shared.upper()},
+            ).status_code
+            == 200
+        )
+    )
+    try:
+        start, end = slot(days=18)
+        made = team.api.post(
+            "/v1/interviews", json=body(team, start=start, end=end, organizer=None, confirm=True)
+        )
+        assert made.status_code == 201, made.text
+        assert made.json()["organizer_mailbox"] == shared
+        view = wait_synced(team, made.json()["id"], 1)
+        event_id = view["calendars"][0]["event_id"]
+        sent = stack.sandbox.invitations(CONTOSO_ID, event_id=event_id)
+        assert {m.organizer.lower() for m in sent} == {shared}
+        assert len(sent) == 3
+    finally:
+        team.api.patch("/v1/interview-settings", json={"organizer": "scheduler"})
+    missing = team.api.post("/v1/interviews", json=body(team, organizer=None))
+    assert missing.status_code == 422 and missing.json()["error"]["field"] == "organizer"

@@ -31,7 +31,7 @@ from hiresync.domain.interviews import (
 )
 from hiresync.jobs.engine import defer_in_transaction
 from hiresync.runtime import Runtime
-from hiresync.services import directory, validation, webhooks
+from hiresync.services import directory, interview_settings, validation, webhooks
 from hiresync.services.errors import AlreadyExists, InvalidInput, NotConnected, NotFound
 from hiresync.services.freebusy import PersonRef
 from hiresync.store.tables import (
@@ -66,7 +66,7 @@ class NewInterview:
     title: str
     candidate: CandidateIn | uuid.UUID
     interviewers: tuple[PersonRef, ...]
-    organizer: PersonRef
+    organizer: PersonRef | None
     start: datetime
     end: datetime
     time_zone: str
@@ -231,13 +231,13 @@ async def create(
     meeting = check_meeting(new.meeting, new.location)
     candidate = await _candidate(session, org_id, new.candidate)
     interviewers = await _attendees(session, org_id, new.interviewers, candidate)
-    organizer = await _team_member(session, org_id, new.organizer, "organizer")
+    organizer_user_id, organizer_mailbox = await _organizer(session, org_id, new.organizer)
     interview = Interview(
         organization_id=org_id,
         title=title,
         candidate_id=candidate.id,
-        organizer_user_id=organizer.id,
-        organizer_mailbox=await _mailbox(session, org_id, organizer) or organizer.email,
+        organizer_user_id=organizer_user_id,
+        organizer_mailbox=organizer_mailbox,
         start=new.start,
         end=new.end,
         time_zone=new.time_zone,
@@ -265,6 +265,24 @@ async def create(
     if new.confirm:
         await confirm(runtime, session, org_id, interview.id, actor)
     return interview
+
+
+async def _organizer(
+    session: AsyncSession, org_id: uuid.UUID, ref: PersonRef | None
+) -> tuple[uuid.UUID | None, str]:
+    """Whose calendar holds the event: the organization's shared interviews mailbox when
+    it has one set, else the named team member (the scheduler)."""
+    settings = await interview_settings.load(session, org_id)
+    if settings.organizer == "shared_mailbox" and settings.shared_mailbox:
+        return None, settings.shared_mailbox
+    if ref is None:
+        raise InvalidInput(
+            "Name the organizer: the team member whose calendar holds the interview.",
+            hint="Or set a shared interviews mailbox in PATCH /v1/interview-settings.",
+            field="organizer",
+        )
+    user = await _team_member(session, org_id, ref, "organizer")
+    return user.id, await _mailbox(session, org_id, user) or user.email
 
 
 def _attendee(

@@ -63,6 +63,10 @@ class Organization(Base):
     availability_policy: Mapped[dict[str, Any]] = mapped_column(
         JSONB, default=dict, server_default=text("'{}'::jsonb")
     )
+    # Who organizes interviews (services.interview_settings).
+    interview_settings: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
 
 
 class User(Base):

@@ -48,8 +48,11 @@ class InterviewIn(BaseModel):
     )
     candidate_id: uuid.UUID | None = None
     interviewers: list[PersonIn] = Field(min_length=1, max_length=20)
-    organizer: PersonIn = Field(
-        description="The team member whose calendar holds the event and sends the invitations."
+    organizer: PersonIn | None = Field(
+        default=None,
+        description="The team member whose calendar holds the event and sends the "
+        "invitations; not needed (and not used) when the organization organizes from a "
+        "shared interviews mailbox.",
     )
     start: datetime = Field(examples=["2026-12-01T15:00:00Z"])
     end: datetime = Field(examples=["2026-12-01T16:00:00Z"])
@@ -135,3 +138,11 @@ class ReplacementOut(BaseModel):
     user_id: uuid.UUID
     name: str
     email: str
+
+
+class InterviewSettingsBody(BaseModel):
+    """Who organizes the organization's interviews. In a PATCH, fields left out are kept."""
+
+    model_config = ConfigDict(extra="forbid")
+    organizer: Literal["scheduler", "shared_mailbox"] | None = None
+    shared_mailbox: str | None = Field(default=None, examples=["interviews@example.com"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,11 +16,12 @@ from hiresync.api.v1.interview_schemas import (
     CandidateOut,
     InterviewIn,
     InterviewOut,
+    InterviewSettingsBody,
     ReplacementOut,
     RescheduleIn,
 )
 from hiresync.domain.interviews import Meeting, MeetingType
-from hiresync.services import interviews, responses
+from hiresync.services import interview_settings, interviews, responses
 from hiresync.services.errors import InvalidInput
 from hiresync.services.freebusy import PersonRef
 from hiresync.store.tables import Candidate, Interview
@@ -48,7 +50,7 @@ def _new(body: InterviewIn) -> interviews.NewInterview:
         title=body.title,
         candidate=candidate,
         interviewers=tuple(_ref(p) for p in body.interviewers),
-        organizer=_ref(body.organizer),
+        organizer=_ref(body.organizer) if body.organizer else None,
         start=body.start,
         end=body.end,
         time_zone=body.time_zone,
@@ -205,6 +207,21 @@ async def suggest_replacements(
     await interviews.load(session, org, interview_id)
     found = await responses.replacements(runtime, org, interview_id)
     return [{"user_id": r.user_id, "name": r.name, "email": r.email} for r in found]
+
+
+@router.get("/interview-settings", response_model=InterviewSettingsBody)
+async def get_interview_settings(org: OrgDep, session: SessionDep) -> Any:
+    return asdict(await interview_settings.load(session, org))
+
+
+@router.patch("/interview-settings", response_model=InterviewSettingsBody)
+async def update_interview_settings(
+    body: InterviewSettingsBody, org: OrgDep, session: SessionDep
+) -> Any:
+    """Organize from a shared interviews mailbox (it must be in the connected directory),
+    or from each scheduler's own calendar."""
+    changes = body.model_dump(exclude_unset=True)
+    return asdict(await interview_settings.update(session, org, changes))
 
 
 @router.get("/candidates", response_model=list[CandidateOut])
