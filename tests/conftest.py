@@ -72,8 +72,36 @@ def sandbox() -> MicrosoftSandbox:
     return MicrosoftSandbox.seeded()
 
 
+class MailDrop:
+    """A real SMTP server's inbox (aiosmtpd): what hiresync's e-mails look like on arrival."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture(scope="session")
+def mail_drop() -> Iterator[tuple[MailDrop, int]]:
+    from aiosmtpd.controller import Controller
+
+    drop = MailDrop()
+    controller = Controller(drop, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield drop, controller.port
+    finally:
+        controller.stop()
+
+
 def stack_settings(
-    base: str, database_uri: str, data_dir: Path, sandbox: MicrosoftSandbox
+    base: str,
+    database_uri: str,
+    data_dir: Path,
+    sandbox: MicrosoftSandbox,
+    smtp_port: int = 0,
 ) -> Settings:
     key = base64.b64encode(os.urandom(32)).decode()
     return Settings(
@@ -88,16 +116,25 @@ def stack_settings(
         microsoft_graph_url=f"{base}/sandbox/microsoft/graph",
         run_worker=True,
         webhook_retry_seconds="1,1,1",  # seconds, not hours, between webhook attempts
+        smtp_host="127.0.0.1" if smtp_port else "",
+        smtp_port=smtp_port,
+        smtp_starttls=False,
+        mail_from="interviews@hiresync.test",
+        mail_from_name="Acme Hiring",
     )
 
 
 @pytest.fixture(scope="session")
 def stack(
-    database_uri: str, sandbox: MicrosoftSandbox, tmp_path_factory: pytest.TempPathFactory
+    database_uri: str,
+    sandbox: MicrosoftSandbox,
+    tmp_path_factory: pytest.TempPathFactory,
+    mail_drop: tuple[MailDrop, int],
 ) -> Iterator[Stack]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = stack_settings(base, database_uri, tmp_path_factory.mktemp("data"), sandbox)
+    data_dir = tmp_path_factory.mktemp("data")
+    settings = stack_settings(base, database_uri, data_dir, sandbox, smtp_port=mail_drop[1])
     app = create_app(settings, mounts={"/sandbox/microsoft": sandbox_app(sandbox)})
     with serve_in_thread(app, port=port) as url:
         yield Stack(url, settings, sandbox, database_uri)

@@ -53,6 +53,17 @@ class Settings(BaseSettings):
     webhook_retry_seconds: str = "5,300,1800,7200,18000,36000,36000"
     webhook_timeout_seconds: float = 10.0
 
+    # E-mail (candidate invitations sent by hiresync rather than by the calendar):
+    # empty host = not configured.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    smtp_tls: bool = False
+    mail_from: str = ""
+    mail_from_name: str = "hiresync"
+
     log_level: str = "INFO"
     log_json: bool = False
 

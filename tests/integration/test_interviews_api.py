@@ -371,3 +371,64 @@ def test_a_shared_interviews_mailbox_organizes_when_the_organization_says_so(
         team.api.patch("/v1/interview-settings", json={"organizer": "scheduler"})
     missing = team.api.post("/v1/interviews", json=body(team, organizer=None))
     assert missing.status_code == 422 and missing.json()["error"]["field"] == "organizer"
+
+
+def test_hiresync_invites_the_candidate_itself_when_the_organization_chooses_email(
+    team: Any, stack: Any, mail_drop: Any
+) -> None:
+    from email import message_from_bytes, policy
+
+    from icalendar import Calendar
+
+    drop, _ = mail_drop
+    assert (
+        team.api.patch(
+            "/v1/interview-settings", json={"candidate_invitations": "email"}
+        ).status_code
+        == 200
+    )
+    try:
+        start, end = slot(days=19)
+        made = team.api.post("/v1/interviews", json=body(team, start=start, end=end, confirm=True))
+        interview_id = made.json()["id"]
+        assert made.json()["candidate_invited_by"] == "email"
+        view = wait_synced(team, interview_id, 1)
+        event_id = view["calendars"][0]["event_id"]
+        to_microsoft = {
+            m.to.lower() for m in stack.sandbox.invitations(CONTOSO_ID, event_id=event_id)
+        }
+        assert "alex.candidate@example.org" not in to_microsoft, "the calendar does not invite them"
+        later, later_end = slot(days=19, hour=15)
+        team.api.post(
+            f"/v1/interviews/{interview_id}/reschedule", json={"start": later, "end": later_end}
+        )
+        team.api.post(f"/v1/interviews/{interview_id}/cancel", json={"message": "Position filled"})
+
+        def mails() -> list[Any]:
+            got = [
+                message_from_bytes(raw, policy=policy.default)
+                for _, to, raw in drop.messages
+                if to == ["alex.candidate@example.org"]
+                and interview_id in raw.decode(errors="replace")
+            ]
+            return got if len(got) == 3 else []
+
+        received = wait_for(mails, timeout=30)
+        assert received, team.api.get(f"/v1/interviews/{interview_id}").json()["candidate_emails"]
+        calendars = []
+        for message in received:
+            part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
+            calendars.append(Calendar.from_ical(part.get_content()))
+        assert [str(c["METHOD"]) for c in calendars] == ["REQUEST", "REQUEST", "CANCEL"]
+        events = [c.walk("VEVENT")[0] for c in calendars]
+        assert len({str(e["UID"]) for e in events}) == 1, "one UID for every version"
+        assert [int(e["SEQUENCE"]) for e in events] == [1, 2, 3]
+        assert all("system design" not in m.as_string() for m in received), "notes stay internal"
+        log = team.api.get(f"/v1/interviews/{interview_id}").json()["candidate_emails"]
+        assert [(e["kind"], e["status"]) for e in log] == [
+            ("invitation", "sent"),
+            ("update", "sent"),
+            ("cancellation", "sent"),
+        ]
+    finally:
+        team.api.patch("/v1/interview-settings", json={"candidate_invitations": "calendar"})

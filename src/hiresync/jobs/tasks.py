@@ -55,6 +55,13 @@ async def refresh_interview_responses(context: JobContext, timestamp: int) -> No
     log.info("interview responses refreshed", changed=changed)
 
 
+async def send_candidate_email(context: JobContext, email_id: str) -> None:
+    """One iCalendar e-mail to a candidate; transient SMTP failures are retried."""
+    from hiresync.services import candidate_mail
+
+    await candidate_mail.deliver(_runtime(context), uuid.UUID(email_id))
+
+
 async def refresh_all_directories(context: JobContext, timestamp: int) -> None:
     """Queue a directory refresh for each connection whose copy is older than the setting,
     so people added to the directory are matched without anyone asking."""
@@ -80,6 +87,9 @@ def build_blueprint() -> Blueprint:
     bp.task(name="refresh_directory", pass_context=True, retry=_PROVIDER_RETRY)(refresh_directory)
     bp.task(name="push_interview", pass_context=True, retry=_PROVIDER_RETRY)(push_interview)
     bp.task(name="deliver_webhook", pass_context=True)(deliver_webhook)
+    bp.task(name="send_candidate_email", pass_context=True, retry=_PROVIDER_RETRY)(
+        send_candidate_email
+    )
     # Periodic tasks are deferred once per tick across all workers (Procrastinate
     # de-duplicates them in the database); the queueing lock keeps backlogs at one.
     bp.periodic(cron="*/15 * * * *")(

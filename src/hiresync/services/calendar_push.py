@@ -107,6 +107,7 @@ def draft_for(snapshot: Snapshot, online_meeting: bool) -> EventDraft:
         EventAttendee(a.email, a.name)
         for a in sorted(snapshot.attendees, key=lambda a: (a.role != "interviewer", a.name))
         if a.email_key != snapshot.link.mailbox.lower()
+        and not (a.role == "candidate" and interview.candidate_invited_by == "email")
     )
     return EventDraft(
         key=str(interview.id),

@@ -16,17 +16,24 @@ from typing import Any, Literal
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hiresync.services import validation
+from hiresync.config import Settings
+from hiresync.services import candidate_mail, validation
 from hiresync.services.errors import InvalidInput, NotFound
 from hiresync.store.tables import DirectoryEntry, Organization
 
 Organizer = Literal["scheduler", "shared_mailbox"]
 
 
+Invitations = Literal["calendar", "email"]
+
+
 @dataclass(frozen=True)
 class InterviewSettings:
     organizer: Organizer = "scheduler"
     shared_mailbox: str | None = None
+    # "calendar": the candidate is an attendee and the calendar invites them; "email":
+    # hiresync sends them its own iCalendar e-mail (services.candidate_mail).
+    candidate_invitations: Invitations = "calendar"
 
 
 def settings_from(raw: dict[str, Any] | None) -> InterviewSettings:
@@ -35,6 +42,9 @@ def settings_from(raw: dict[str, Any] | None) -> InterviewSettings:
     return InterviewSettings(
         organizer="shared_mailbox" if organizer == "shared_mailbox" else "scheduler",
         shared_mailbox=raw.get("shared_mailbox"),
+        candidate_invitations="email"
+        if raw.get("candidate_invitations") == "email"
+        else "calendar",
     )
 
 
@@ -62,7 +72,7 @@ async def _in_directory(session: AsyncSession, org_id: uuid.UUID, address: str) 
 
 
 async def update(
-    session: AsyncSession, org_id: uuid.UUID, changes: dict[str, Any]
+    session: AsyncSession, org_id: uuid.UUID, changes: dict[str, Any], settings: Settings
 ) -> InterviewSettings:
     org = await session.get(Organization, org_id)
     if org is None:
@@ -77,6 +87,12 @@ async def update(
             f"organizer must be 'scheduler' or 'shared_mailbox', got {merged['organizer']!r}.",
             field="organizer",
         )
+    if merged["candidate_invitations"] not in ("calendar", "email"):
+        raise InvalidInput(
+            "candidate_invitations must be 'calendar' or 'email'.", field="candidate_invitations"
+        )
+    if merged["candidate_invitations"] == "email":
+        candidate_mail.require_smtp(settings)
     if merged["organizer"] == "shared_mailbox":
         if not merged["shared_mailbox"]:
             raise InvalidInput(

@@ -31,7 +31,13 @@ from hiresync.domain.interviews import (
 )
 from hiresync.jobs.engine import defer_in_transaction
 from hiresync.runtime import Runtime
-from hiresync.services import directory, interview_settings, validation, webhooks
+from hiresync.services import (
+    candidate_mail,
+    directory,
+    interview_settings,
+    validation,
+    webhooks,
+)
 from hiresync.services.errors import AlreadyExists, InvalidInput, NotConnected, NotFound
 from hiresync.services.freebusy import PersonRef
 from hiresync.store.tables import (
@@ -84,6 +90,7 @@ class InterviewView:
     attendees: list[InterviewAttendee]
     history: list[InterviewHistory] = field(default_factory=list)
     links: list[Any] = field(default_factory=list)
+    emails: list[Any] = field(default_factory=list)
 
 
 # -- checks ------------------------------------------------------------------------------
@@ -252,6 +259,7 @@ async def create(
         message_to_candidate=new.message_to_candidate,
         status=InterviewStatus.DRAFT.value,
         sequence=0,
+        candidate_invited_by=(await interview_settings.load(session, org_id)).candidate_invitations,
         created_by=actor,
     )
     session.add(interview)
@@ -356,6 +364,14 @@ async def _announce(
     await webhooks.emit(runtime, session, interview.organization_id, event, data)
 
 
+async def _mail_candidate(
+    runtime: Runtime, session: AsyncSession, interview: Interview, action: str
+) -> None:
+    """The candidate's own e-mail, when hiresync (not the calendar) invites them."""
+    if interview.candidate_invited_by == "email":
+        await candidate_mail.queue(runtime, session, interview, action)
+
+
 async def _require_connection(session: AsyncSession, org_id: uuid.UUID) -> None:
     connection = await directory.live_connection(session, org_id)
     if connection is None or connection.status != "active":
@@ -376,6 +392,7 @@ async def confirm(
     session.add(history_entry(interview, "confirmed", actor))
     await session.flush()
     await _queue_push(runtime, session, interview)
+    await _mail_candidate(runtime, session, interview, "confirmed")
     await _announce(runtime, session, interview, "interview.confirmed")
     return interview
 
@@ -408,6 +425,7 @@ async def reschedule(
     )
     await session.flush()
     await _queue_push(runtime, session, interview)
+    await _mail_candidate(runtime, session, interview, "rescheduled")
     await _announce(runtime, session, interview, "interview.rescheduled")
     return interview
 
@@ -429,6 +447,7 @@ async def cancel(
     await session.flush()
     if was_live:
         await _queue_push(runtime, session, interview)
+        await _mail_candidate(runtime, session, interview, "cancelled")
     await _announce(runtime, session, interview, "interview.cancelled", message=message)
     return interview
 
@@ -456,4 +475,5 @@ async def view(session: AsyncSession, org_id: uuid.UUID, interview_id: uuid.UUID
     links = list(
         await session.scalars(select(CalendarLink).where(CalendarLink.interview_id == interview.id))
     )
-    return InterviewView(interview, candidate, attendees, history, links)
+    emails = await candidate_mail.log_for(session, interview.id)
+    return InterviewView(interview, candidate, attendees, history, links, emails)

@@ -250,6 +250,10 @@ class Interview(Base):
     meeting_passcode: Mapped[str | None] = mapped_column(String(100))
     meeting_phone: Mapped[str | None] = mapped_column(String(100))
     meeting_address: Mapped[str | None] = mapped_column(String(500))
+    # "calendar": the candidate is an attendee of the event; "email": hiresync e-mails them.
+    candidate_invited_by: Mapped[str] = mapped_column(
+        String(20), default="calendar", server_default="calendar"
+    )
     # Why the meeting could not be made as asked (e.g. Teams not enabled on the calendar).
     meeting_problem: Mapped[str | None] = mapped_column(Text)
     notes_for_interviewers: Mapped[str | None] = mapped_column(Text)
@@ -370,3 +374,29 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.clock_timestamp()
     )
+
+
+class CandidateEmail(Base):
+    """One iCalendar e-mail to a candidate (invitation, update or cancellation): the
+    outbox row its job sends, and the delivery log."""
+
+    __tablename__ = "candidate_emails"
+    __table_args__ = (
+        UniqueConstraint("interview_id", "sequence", name="uq_candidate_emails_interview_sequence"),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    interview_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("interviews.id", ondelete="CASCADE"), index=True
+    )
+    sequence: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))  # invitation | update | cancellation
+    recipient: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

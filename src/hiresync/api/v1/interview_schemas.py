@@ -115,6 +115,16 @@ class MeetingOut(BaseModel):
     problem: str | None = Field(description="Why the meeting could not be made as asked.")
 
 
+class CandidateEmailOut(BaseModel):
+    kind: Literal["invitation", "update", "cancellation"]
+    sequence: int
+    recipient: str
+    status: Literal["pending", "sent", "failed"]
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+
+
 class InterviewOut(BaseModel):
     id: uuid.UUID
     title: str
@@ -130,7 +140,9 @@ class InterviewOut(BaseModel):
     attendees: list[AttendeeOut]
     notes_for_interviewers: str | None
     message_to_candidate: str | None
+    candidate_invited_by: Literal["calendar", "email"]
     calendars: list[CalendarOut]
+    candidate_emails: list[CandidateEmailOut]
     history: list[HistoryOut]
 
 
@@ -146,3 +158,8 @@ class InterviewSettingsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     organizer: Literal["scheduler", "shared_mailbox"] | None = None
     shared_mailbox: str | None = Field(default=None, examples=["interviews@example.com"])
+    candidate_invitations: Literal["calendar", "email"] | None = Field(
+        default=None,
+        description="calendar: the candidate is an attendee and the calendar invites them; "
+        "email: hiresync sends its own iCalendar invitation (needs SMTP set up).",
+    )

@@ -96,6 +96,19 @@ def interview_out(view: interviews.InterviewView) -> dict[str, Any]:
         ],
         "notes_for_interviewers": i.notes_for_interviewers,
         "message_to_candidate": i.message_to_candidate,
+        "candidate_invited_by": i.candidate_invited_by,
+        "candidate_emails": [
+            {
+                "kind": e.kind,
+                "sequence": e.sequence,
+                "recipient": e.recipient,
+                "status": e.status,
+                "attempts": e.attempts,
+                "last_error": e.last_error,
+                "sent_at": e.sent_at,
+            }
+            for e in view.emails
+        ],
         "calendars": [
             {
                 "mailbox": link.mailbox,
@@ -216,12 +229,13 @@ async def get_interview_settings(org: OrgDep, session: SessionDep) -> Any:
 
 @router.patch("/interview-settings", response_model=InterviewSettingsBody)
 async def update_interview_settings(
-    body: InterviewSettingsBody, org: OrgDep, session: SessionDep
+    body: InterviewSettingsBody, org: OrgDep, session: SessionDep, runtime: RuntimeDep
 ) -> Any:
     """Organize from a shared interviews mailbox (it must be in the connected directory),
     or from each scheduler's own calendar."""
     changes = body.model_dump(exclude_unset=True)
-    return asdict(await interview_settings.update(session, org, changes))
+    updated = await interview_settings.update(session, org, changes, runtime.settings)
+    return asdict(updated)
 
 
 @router.get("/candidates", response_model=list[CandidateOut])
