@@ -72,9 +72,12 @@ def next_status(status: InterviewStatus, action: Action) -> InterviewStatus:
         raise InvalidTransition(status, action) from None
 
 
+LIVE_STATUSES = (_S.CONFIRMED, _S.RESCHEDULED)
+
+
 def is_live(status: InterviewStatus) -> bool:
     """Whether the interview is (or should be) in people's calendars."""
-    return status in (_S.CONFIRMED, _S.RESCHEDULED)
+    return status in LIVE_STATUSES
 
 
 class MeetingType(StrEnum):

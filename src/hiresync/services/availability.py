@@ -41,7 +41,7 @@ from hiresync.availability import explain as engine_explain
 from hiresync.availability.loops import LoopQuery, LoopResult, Session, check_loop, find_loops
 from hiresync.availability.validation import plan_query
 from hiresync.domain.freebusy import ScheduleError
-from hiresync.domain.interviews import InterviewStatus
+from hiresync.domain.interviews import LIVE_STATUSES
 from hiresync.runtime import Runtime
 from hiresync.services import freebusy, scheduling_settings
 from hiresync.services.errors import InvalidInput
@@ -49,7 +49,6 @@ from hiresync.services.freebusy import PersonRef
 from hiresync.store.tables import Interview, InterviewAttendee
 
 MAX_PEOPLE = 1000
-LIVE = (InterviewStatus.CONFIRMED.value, InterviewStatus.RESCHEDULED.value)
 LONGEST_QUERY = timedelta(weeks=12)
 HoursSource = Literal["calendar", "settings", "organization"]
 NEVER = WorkingWeek(((),) * 7)
@@ -251,7 +250,7 @@ async def _booked(
             .join(Interview, Interview.id == InterviewAttendee.interview_id)
             .where(
                 Interview.organization_id == org_id,
-                Interview.status.in_(LIVE),
+                Interview.status.in_([s.value for s in LIVE_STATUSES]),
                 InterviewAttendee.user_id == any_(bindparam("ids", user_ids, type_=ARRAY(PG_UUID))),
                 Interview.start < window[1] + margin,
                 Interview.end > window[0] - margin,

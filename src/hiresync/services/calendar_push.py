@@ -123,9 +123,13 @@ def draft_for(snapshot: Snapshot, online_meeting: bool) -> EventDraft:
     )
 
 
-async def snapshot_of(runtime: Runtime, interview_id: uuid.UUID) -> Snapshot | None:
+async def snapshot_of(
+    runtime: Runtime, interview_id: uuid.UUID, *, claim: bool = True
+) -> Snapshot | None:
     """Everything the push needs, read in one transaction (the job's hot path: every
-    round trip here is paid once per interview)."""
+    round trip here is paid once per interview). With ``claim`` (the push) the calendar
+    link is created if missing and a create about to be sent is marked; without it (a
+    reader such as the answers refresh) nothing is written, and no link means None."""
     async with runtime.db.transaction() as session:
         await _relaxed(session)
         row = (
@@ -149,6 +153,8 @@ async def snapshot_of(runtime: Runtime, interview_id: uuid.UUID) -> Snapshot | N
                 CalendarLink.mailbox == interview.organizer_mailbox,
             )
         )
+        if link is None and not claim:
+            return None
         if link is None:
             link = CalendarLink(
                 organization_id=interview.organization_id,
@@ -162,7 +168,7 @@ async def snapshot_of(runtime: Runtime, interview_id: uuid.UUID) -> Snapshot | N
             session.add(link)
             await session.flush()
         fresh = link.state == "pending" and link.external_event_id is None
-        if fresh and is_live(InterviewStatus(interview.status)):
+        if claim and fresh and is_live(InterviewStatus(interview.status)):
             # Committed before the create is sent: whoever finds it so later looks first.
             link.state, link.writing_sequence = "writing", interview.sequence
         address = await _directory_id(session, interview) or link.mailbox

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from email.message import EmailMessage
 
 import structlog
 from sqlalchemy import select
@@ -89,7 +90,9 @@ async def queue(runtime: Runtime, session: AsyncSession, interview: Interview, a
         )
 
 
-async def _compose(session: AsyncSession, row: CandidateEmail, settings: Settings) -> object:
+async def _compose(
+    session: AsyncSession, row: CandidateEmail, settings: Settings
+) -> EmailMessage | None:
     interview = await session.get(Interview, row.interview_id)
     candidate = await session.get(Candidate, interview.candidate_id) if interview else None
     if interview is None or candidate is None:
@@ -151,14 +154,14 @@ async def deliver(runtime: Runtime, email_id: uuid.UUID) -> None:
         await _record(runtime, email_id, "failed", "E-mail is not set up on this server.")
         return
     try:
-        await send(smtp, message)  # type: ignore[arg-type]
+        await send(smtp, message)
     except SmtpRejected as exc:
         await _record(runtime, email_id, "failed", f"The mail server refused it: {exc}")
         return
     except Exception as exc:  # transient: the job engine retries with backoff
         await _record(runtime, email_id, "pending", f"{type(exc).__name__}: {exc}")
         raise
-    await _record(runtime, email_id, "sent", None, str(message["Message-ID"]))  # type: ignore[index]
+    await _record(runtime, email_id, "sent", None, str(message["Message-ID"]))
 
 
 async def _record(

@@ -238,7 +238,10 @@ async def create(
     meeting = check_meeting(new.meeting, new.location)
     candidate = await _candidate(session, org_id, new.candidate)
     interviewers = await _attendees(session, org_id, new.interviewers, candidate)
-    organizer_user_id, organizer_mailbox = await _organizer(session, org_id, new.organizer)
+    settings = await interview_settings.load(session, org_id)
+    organizer_user_id, organizer_mailbox = await _organizer(
+        session, org_id, new.organizer, settings
+    )
     interview = Interview(
         organization_id=org_id,
         title=title,
@@ -259,7 +262,7 @@ async def create(
         message_to_candidate=new.message_to_candidate,
         status=InterviewStatus.DRAFT.value,
         sequence=0,
-        candidate_invited_by=(await interview_settings.load(session, org_id)).candidate_invitations,
+        candidate_invited_by=settings.candidate_invitations,
         created_by=actor,
     )
     session.add(interview)
@@ -276,11 +279,13 @@ async def create(
 
 
 async def _organizer(
-    session: AsyncSession, org_id: uuid.UUID, ref: PersonRef | None
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    ref: PersonRef | None,
+    settings: interview_settings.InterviewSettings,
 ) -> tuple[uuid.UUID | None, str]:
     """Whose calendar holds the event: the organization's shared interviews mailbox when
     it has one set, else the named team member (the scheduler)."""
-    settings = await interview_settings.load(session, org_id)
     if settings.organizer == "shared_mailbox" and settings.shared_mailbox:
         return None, settings.shared_mailbox
     if ref is None:

@@ -17,23 +17,21 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from sqlalchemy import select
 
-from hiresync.domain.interviews import InterviewStatus
+from hiresync.domain.interviews import LIVE_STATUSES
 from hiresync.providers.errors import ProviderError
 from hiresync.runtime import Runtime
 from hiresync.services import availability, calendar_push, connections, webhooks
 from hiresync.services.freebusy import PersonRef
-from hiresync.services.interviews import summary
+from hiresync.services.interviews import history_entry, summary
 from hiresync.store.tables import (
     CalendarLink,
     DirectoryMatch,
     Interview,
     InterviewAttendee,
-    InterviewHistory,
     User,
 )
 
 log = structlog.get_logger(__name__)
-LIVE = (InterviewStatus.CONFIRMED.value, InterviewStatus.RESCHEDULED.value)
 HORIZON = timedelta(days=90)
 MAX_SUGGESTIONS = 5
 
@@ -47,7 +45,7 @@ class Replacement:
 
 async def refresh(runtime: Runtime, interview_id: uuid.UUID) -> int:
     """Read one interview's event and record changed answers; returns how many changed."""
-    snapshot = await calendar_push.snapshot_of(runtime, interview_id)
+    snapshot = await calendar_push.snapshot_of(runtime, interview_id, claim=False)
     if snapshot is None or snapshot.link.external_event_id is None:
         return 0
     connection = snapshot.connection
@@ -80,15 +78,7 @@ async def _record(runtime: Runtime, interview_id: uuid.UUID, answers: dict[str, 
             attendee.response, attendee.responded_at = answer, datetime.now(UTC)
             changed += 1
             details = {"attendee": attendee.email, "role": attendee.role, "response": answer}
-            session.add(
-                InterviewHistory(
-                    organization_id=interview.organization_id,
-                    interview_id=interview.id,
-                    action="attendee_responded",
-                    actor=attendee.email,
-                    details=details,
-                )
-            )
+            session.add(history_entry(interview, "attendee_responded", attendee.email, **details))
             await webhooks.emit(
                 runtime,
                 session,
@@ -108,7 +98,7 @@ async def refresh_upcoming(runtime: Runtime) -> int:
                 select(Interview.id)
                 .join(CalendarLink, CalendarLink.interview_id == Interview.id)
                 .where(
-                    Interview.status.in_(LIVE),
+                    Interview.status.in_([s.value for s in LIVE_STATUSES]),
                     Interview.end > now,
                     Interview.start < now + HORIZON,
                     CalendarLink.external_event_id.is_not(None),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from hiresync.runtime import Runtime
+from hiresync.services.webhooks import secret_context
 from hiresync.store.crypto import save_keyring
 from hiresync.store.tables import Credential, WebhookEndpoint
 
@@ -33,7 +34,7 @@ async def reseal_all(runtime: Runtime) -> int:
         for endpoint in await session.scalars(select(WebhookEndpoint).with_for_update()):
             if endpoint.key_id == ring.active:
                 continue
-            context = f"webhook:{endpoint.id}"
+            context = secret_context(endpoint.id)
             endpoint.sealed = ring.seal(
                 ring.open(endpoint.sealed, context=context), context=context
             )

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks import Webhook
 
@@ -54,7 +54,8 @@ class NewEndpoint:
     description: str | None = None
 
 
-def _context(endpoint_id: uuid.UUID) -> str:
+def secret_context(endpoint_id: uuid.UUID) -> str:
+    """Where a signing secret is sealed: it opens only for its own endpoint."""
     return f"webhook:{endpoint_id}"
 
 
@@ -84,14 +85,12 @@ async def create_endpoint(
     runtime: Runtime, session: AsyncSession, org_id: uuid.UUID, new: NewEndpoint
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its signing secret (``whsec_…``), kept sealed at rest."""
-    count = len(
-        list(
-            await session.scalars(
-                select(WebhookEndpoint.id).where(WebhookEndpoint.organization_id == org_id)
-            )
-        )
+    count = await session.scalar(
+        select(func.count())
+        .select_from(WebhookEndpoint)
+        .where(WebhookEndpoint.organization_id == org_id)
     )
-    if count >= MAX_ENDPOINTS:
+    if (count or 0) >= MAX_ENDPOINTS:
         raise InvalidInput(
             f"An organization may have at most {MAX_ENDPOINTS} endpoints.", field="url"
         )
@@ -104,7 +103,7 @@ async def create_endpoint(
         enabled=True,
     )
     secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
-    endpoint.sealed = runtime.keyring.seal(secret, context=_context(endpoint.id))
+    endpoint.sealed = runtime.keyring.seal(secret, context=secret_context(endpoint.id))
     endpoint.key_id = runtime.keyring.active
     session.add(endpoint)
     await session.flush()
@@ -125,7 +124,7 @@ async def get_endpoint(
 
 
 def secret_of(runtime: Runtime, endpoint: WebhookEndpoint) -> str:
-    return runtime.keyring.open(endpoint.sealed, context=_context(endpoint.id))
+    return runtime.keyring.open(endpoint.sealed, context=secret_context(endpoint.id))
 
 
 async def emit(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Response
 
 from hiresync.api.deps import OrgDep, RuntimeDep, SessionDep
+from hiresync.api.v1.clock import RequestClock
 from hiresync.api.v1.schemas import (
     AvailabilityIn,
     AvailabilityOut,
@@ -30,30 +30,7 @@ from hiresync.services.freebusy import PersonRef
 router = APIRouter(tags=["availability"])
 
 
-class _Clock:
-    """Reads times without an offset in the request's zone; writes answers in it."""
-
-    def __init__(self, name: str | None) -> None:
-        self.name = validation.time_zone(name) if name else "UTC"
-        self.zone = ZoneInfo(self.name)
-        self.named = name is not None
-
-    def read(self, moment: datetime, field: str) -> datetime:
-        if moment.tzinfo is not None:
-            return moment
-        if not self.named:
-            raise InvalidInput(
-                f"{field} has no UTC offset and no time_zone was given.",
-                hint='Write it like 2026-11-23T09:00:00Z, or add "time_zone": "Europe/London".',
-                field=field,
-            )
-        return moment.replace(tzinfo=self.zone)
-
-    def write(self, moment: datetime) -> datetime:
-        return moment.astimezone(self.zone)
-
-
-def _periods(periods: list[PeriodIn], clock: _Clock) -> tuple[Period, ...]:
+def _periods(periods: list[PeriodIn], clock: RequestClock) -> tuple[Period, ...]:
     return tuple(
         Period(
             clock.read(p.start, f"query_periods.{i}.start"),
@@ -133,7 +110,7 @@ async def find_availability(
     reason. Slots start on the ``start_interval`` grid (from the top of the UTC hour);
     in ``periods`` format the answer is maximal free stretches instead. The
     ``Server-Timing`` header says how long reading the calendars and solving took."""
-    clock = _Clock(body.time_zone)
+    clock = RequestClock(body.time_zone)
     request = availability.AvailabilityRequest(
         groups=tuple(_group(i, g.members, g.required) for i, g in enumerate(body.participants)),
         periods=_periods(body.query_periods, clock),
@@ -184,7 +161,7 @@ async def explain_availability(body: ExplainIn, org: OrgDep, runtime: RuntimeDep
     """For one candidate time, whether each person can make it and every reason why not:
     the busy event (its subject unless private), a buffer, working hours, a daily or
     weekly interview cap, minimum notice or booking horizon."""
-    clock = _Clock(body.time_zone)
+    clock = RequestClock(body.time_zone)
     start = clock.read(body.start, "start")
     duration: timedelta = body.required_duration.total()
     found = await availability.explain(
@@ -204,7 +181,7 @@ async def explain_availability(body: ExplainIn, org: OrgDep, runtime: RuntimeDep
     }
 
 
-def _loop_request(body: LoopsIn, clock: _Clock) -> availability.LoopRequest:
+def _loop_request(body: LoopsIn, clock: RequestClock) -> availability.LoopRequest:
     gap = body.gap
     return availability.LoopRequest(
         sessions=tuple(
@@ -235,7 +212,7 @@ async def find_loops(body: LoopsIn, org: OrgDep, runtime: RuntimeDep) -> Any:
     within one of the candidate's local days. The first loops use as few days as
     possible and spread the interviews across the panel (lowest load first)."""
     validation.time_zone(body.candidate_time_zone, field="candidate_time_zone")
-    clock = _Clock(body.time_zone or body.candidate_time_zone)
+    clock = RequestClock(body.time_zone or body.candidate_time_zone)
     answer = await availability.loops(runtime, org, _loop_request(body, clock), datetime.now(UTC))
     people = answer.participants
 

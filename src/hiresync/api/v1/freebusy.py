@@ -12,27 +12,15 @@ from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 
 from hiresync.api.deps import OrgDep, RuntimeDep
+from hiresync.api.v1.clock import RequestClock
 from hiresync.api.v1.schemas import (
     FreeBusyIn,
     FreeBusyOut,
 )
 from hiresync.domain.freebusy import BusyBlock
-from hiresync.services import freebusy, validation
-from hiresync.services.errors import InvalidInput
+from hiresync.services import freebusy
 
 router = APIRouter(tags=["free/busy"])
-
-
-def _in_zone(moment: datetime, zone: ZoneInfo, field: str, named: bool) -> datetime:
-    if moment.tzinfo is not None:
-        return moment
-    if not named:
-        raise InvalidInput(
-            f"{field} has no UTC offset and no time_zone was given.",
-            hint='Write it like 2026-11-23T09:00:00Z, or add "time_zone": "Europe/London".',
-            field=field,
-        )
-    return moment.replace(tzinfo=zone)
 
 
 def _shift(zone: ZoneInfo | None) -> Callable[[datetime], datetime] | None:
@@ -116,12 +104,10 @@ async def free_busy(body: FreeBusyIn, org: OrgDep, runtime: RuntimeDep) -> Respo
     """Busy blocks (busy, tentative, oof, workingElsewhere), working hours and time zone per
     person, read live from the connected calendars. A person who cannot be read gets an
     ``error`` entry; the others are still answered."""
-    name = validation.time_zone(body.time_zone) if body.time_zone else "UTC"
-    zone = ZoneInfo(name)
-    start = _in_zone(body.start, zone, "start", body.time_zone is not None)
-    end = _in_zone(body.end, zone, "end", body.time_zone is not None)
+    clock = RequestClock(body.time_zone)
+    start, end = clock.read(body.start, "start"), clock.read(body.end, "end")
     people = [freebusy.PersonRef(user_id=p.user_id, email=p.email) for p in body.people]
     results = await freebusy.query(runtime, org, people, start, end)
-    shift = _shift(None if name == "UTC" else zone)
-    head = {"start": start.astimezone(zone), "end": end.astimezone(zone), "time_zone": name}
+    shift = _shift(None if clock.name == "UTC" else clock.zone)
+    head = {"start": clock.write(start), "end": clock.write(end), "time_zone": clock.name}
     return StreamingResponse(_stream(head, results, shift), media_type="application/json")
