@@ -26,10 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hiresync.config import Settings
 from hiresync.domain.interviews import Meeting, MeetingType
 from hiresync.jobs.engine import defer_in_transaction
-from hiresync.providers.email.ical import Person
+from hiresync.providers.email.ical import InvitationEvent, Person
 from hiresync.providers.email.smtp import SmtpRejected, SmtpSettings, send
 from hiresync.runtime import Runtime
-from hiresync.services import invitations
+from hiresync.services import email_templates, invitations
 from hiresync.services.errors import InvalidInput
 from hiresync.store.tables import Candidate, CandidateEmail, Interview, InterviewHistory, User
 
@@ -137,7 +137,31 @@ async def _compose(
         context=context,
         location=interview.location,
     )
-    return invitations.compose(row.kind, event, context, sender=sender, recipient=recipient)  # type: ignore[arg-type]
+    templates = await email_templates.overrides(session, interview.organization_id)
+    return _with_templates(row, event, context, sender, recipient, templates)
+
+
+def _with_templates(
+    row: CandidateEmail,
+    event: InvitationEvent,
+    context: invitations.InvitationContext,
+    sender: Person,
+    recipient: Person,
+    templates: dict[str, str],
+) -> EmailMessage:
+    """The message in the organization's templates; should an edited one fail on this
+    interview's values (it passed the check on save), the defaults, so the candidate is
+    still invited."""
+    kind: invitations.Kind = row.kind  # type: ignore[assignment]
+    try:
+        return invitations.compose(
+            kind, event, context, sender=sender, recipient=recipient, overrides=templates
+        )
+    except invitations.TemplateError as exc:
+        if not templates:
+            raise
+        log.warning("candidate_mail.template_failed", email=str(row.id), error=str(exc))
+    return invitations.compose(kind, event, context, sender=sender, recipient=recipient)
 
 
 async def deliver(runtime: Runtime, email_id: uuid.UUID) -> None:

@@ -400,3 +400,21 @@ class CandidateEmail(Base):
         DateTime(timezone=True), server_default=func.clock_timestamp()
     )
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EmailTemplate(Base):
+    """An organization's edited source of one candidate e-mail template (a name of
+    ``services.invitations.TEMPLATE_NAMES``); without a row, the default is used."""
+
+    __tablename__ = "email_templates"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "name", name="uq_email_templates_org_name"),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    name: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    updated_by: Mapped[str] = mapped_column(String(320))  # a user's e-mail, or "api"

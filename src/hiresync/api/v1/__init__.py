@@ -2,7 +2,15 @@
 
 from fastapi import APIRouter
 
-from hiresync.api.v1 import availability, connections, freebusy, interviews, users, webhooks
+from hiresync.api.v1 import (
+    availability,
+    connections,
+    email_templates,
+    freebusy,
+    interviews,
+    users,
+    webhooks,
+)
 
 router = APIRouter(prefix="/v1")
 router.include_router(users.router)
@@ -11,3 +19,4 @@ router.include_router(freebusy.router)
 router.include_router(availability.router)
 router.include_router(interviews.router)
 router.include_router(webhooks.router)
+router.include_router(email_templates.router)
