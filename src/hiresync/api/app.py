@@ -20,6 +20,7 @@ import hiresync
 from hiresync.api import errors, health
 from hiresync.api.v1 import router as v1_router
 from hiresync.config import Settings, get_settings
+from hiresync.jobs.worker import supervise_worker
 from hiresync.runtime import Runtime, session_secret
 
 log = structlog.get_logger(__name__)
@@ -29,33 +30,6 @@ Calendar integrations for hiring platforms. Authenticate with an organization's 
 `Authorization: Bearer hs_…` (create one with `hiresync apikey create`).
 Errors always come as `{"error": {"code", "message", "hint"}}`.
 """
-
-
-async def run_worker(runtime: Runtime, *, concurrency: int = 4, name: str = "in-process") -> None:
-    await runtime.jobs.run_worker_async(
-        concurrency=concurrency,
-        name=name,
-        install_signal_handlers=False,
-        additional_context={"runtime": runtime},
-        update_heartbeat_interval=5,
-        fetch_job_polling_interval=2,
-    )
-
-
-async def supervise_worker(runtime: Runtime, *, restart_after: float = 5.0, **options: Any) -> None:
-    """Keep a worker running: Procrastinate stops its worker when the database goes away
-    (a restart, a failover); jobs are safe in the database, so start again and carry on."""
-    while True:
-        try:
-            await run_worker(runtime, **options)
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # any worker crash: log it and restart
-            log.error(
-                "job worker stopped; restarting", error=repr(exc), after_seconds=restart_after
-            )
-            await asyncio.sleep(restart_after)
 
 
 def create_app(

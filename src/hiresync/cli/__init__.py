@@ -111,7 +111,7 @@ def worker(
     name: Annotated[str, typer.Option(help="Worker name shown in logs.")] = "worker",
 ) -> None:
     """Run a standalone job worker; start as many as you like, on any machine sharing the database."""
-    from hiresync.api.app import supervise_worker
+    from hiresync.jobs.worker import supervise_worker
 
     async def work(runtime: object) -> None:
         await supervise_worker(runtime, concurrency=concurrency, name=name)  # type: ignore[arg-type]
