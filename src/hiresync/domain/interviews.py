@@ -10,9 +10,17 @@ sentence that says why. Nothing here does I/O.
       │                   │                         └───┘◀─────┘
       └──cancel──▶ cancelled ◀──cancel── (confirmed | rescheduled)
 
+    (edit keeps any status but cancelled; an edit that moves a sent interview is a
+    reschedule)
+
 A draft is hiresync's alone: nothing is written to any calendar until it is
 confirmed. Each confirmed change raises the interview's ``sequence`` (iCalendar's
 SEQUENCE), which is what calendars use to tell a newer invitation from an older one.
+
+What an edit does depends on which fields it changes (``plan_edit``): a draft takes
+anything quietly; a sent interview cannot change its organizer (a calendar event cannot)
+nor its candidate, tells its attendees about anything they see, and keeps notes for
+interviewers to itself.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ class Action(StrEnum):
     CONFIRM = "confirm"
     RESCHEDULE = "reschedule"
     CANCEL = "cancel"
-    EDIT = "edit"  # a draft's details; a confirmed interview is changed by rescheduling
+    EDIT = "edit"  # what it says: title, people, meeting, messages (see ``plan_edit``)
 
 
 _S, _A = InterviewStatus, Action
@@ -41,8 +49,10 @@ TRANSITIONS: dict[tuple[InterviewStatus, Action], InterviewStatus] = {
     (_S.DRAFT, _A.EDIT): _S.DRAFT,
     (_S.DRAFT, _A.CONFIRM): _S.CONFIRMED,
     (_S.DRAFT, _A.CANCEL): _S.CANCELLED,
+    (_S.CONFIRMED, _A.EDIT): _S.CONFIRMED,
     (_S.CONFIRMED, _A.RESCHEDULE): _S.RESCHEDULED,
     (_S.CONFIRMED, _A.CANCEL): _S.CANCELLED,
+    (_S.RESCHEDULED, _A.EDIT): _S.RESCHEDULED,
     (_S.RESCHEDULED, _A.RESCHEDULE): _S.RESCHEDULED,
     (_S.RESCHEDULED, _A.CANCEL): _S.CANCELLED,
 }
@@ -50,8 +60,8 @@ TRANSITIONS: dict[tuple[InterviewStatus, Action], InterviewStatus] = {
 # Why an action is refused, per status: said to the recruiter as is.
 _REFUSALS: dict[InterviewStatus, str] = {
     _S.DRAFT: "It is a draft: confirm it first, or edit or cancel it.",
-    _S.CONFIRMED: "It is already confirmed: reschedule or cancel it instead.",
-    _S.RESCHEDULED: "It is confirmed (and was rescheduled): reschedule or cancel it instead.",
+    _S.CONFIRMED: "It is already confirmed: edit, reschedule or cancel it instead.",
+    _S.RESCHEDULED: "It is confirmed (and was rescheduled): edit, reschedule or cancel it instead.",
     _S.CANCELLED: "It is cancelled: nothing more can change. Create a new interview instead.",
 }
 
@@ -78,6 +88,82 @@ LIVE_STATUSES = (_S.CONFIRMED, _S.RESCHEDULED)
 def is_live(status: InterviewStatus) -> bool:
     """Whether the interview is (or should be) in people's calendars."""
     return status in LIVE_STATUSES
+
+
+# The fields of an edit, by who sees them once the interview is sent.
+TIME_FIELDS = frozenset({"start", "end", "time_zone"})
+# Fixed once sent: a calendar event cannot change its organizer, and another candidate is
+# another interview (their answers, e-mails and history belong to the first one).
+FIXED_ONCE_SENT = frozenset({"organizer", "candidate"})
+# Never leave hiresync: changing them alone sends nothing to anyone.
+INTERNAL_FIELDS = frozenset({"notes_for_interviewers"})
+# What the candidate's own invitation shows (the interviewers are not in it).
+CANDIDATE_FIELDS = TIME_FIELDS | {
+    "title",
+    "location",
+    "meeting",
+    "message_to_candidate",
+    "candidate_invitations",
+}
+
+
+class FixedOnceSent(ValueError):
+    """An edit of a sent interview that would change its organizer or candidate."""
+
+    def __init__(self, fields: frozenset[str]) -> None:
+        self.fields = fields
+        which = " and ".join(sorted(fields))
+        super().__init__(
+            f"The {which} of a sent interview cannot change: a calendar event cannot change "
+            "its organizer, and another candidate is another interview. Cancel this "
+            "interview and create a new one instead."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EditPlan:
+    """What an edit does: the status after it, the history entry and webhook it makes,
+    whether the attendees hear of it (a new sequence, a calendar update), and whether the
+    candidate's own e-mail does (when hiresync, not the calendar, invites them)."""
+
+    after: InterviewStatus
+    history: str
+    webhook: str
+    send: bool
+    mail_candidate: bool
+
+
+def plan_edit(status: InterviewStatus, changed: frozenset[str]) -> EditPlan | None:
+    """The plan for an edit of ``changed`` fields; None when nothing changes.
+
+    ================  ====================  =============================================
+    status            changed               plan
+    ================  ====================  =============================================
+    cancelled         anything (or nothing) refused: InvalidTransition
+    any               nothing               None: no history, no webhook
+    draft             anything              "edited", nothing sent (no calendar has it)
+    live              organizer, candidate  refused: FixedOnceSent
+    live              times only            "rescheduled", sent: same as a reschedule
+    live              notes only            "edited", nothing sent
+    live              anything else         "edited", sent (status rescheduled if moved)
+    ================  ====================  =============================================
+    """
+    live = is_live(status)
+    moved = bool(changed & TIME_FIELDS)
+    after = next_status(status, Action.RESCHEDULE if live and moved else Action.EDIT)
+    if not changed:
+        return None
+    if live and changed & FIXED_ONCE_SENT:
+        raise FixedOnceSent(changed & FIXED_ONCE_SENT)
+    history = "rescheduled" if live and changed <= TIME_FIELDS else "edited"
+    send = live and bool(changed - INTERNAL_FIELDS)
+    return EditPlan(
+        after=after,
+        history=history,
+        webhook=f"interview.{'rescheduled' if history == 'rescheduled' else 'updated'}",
+        send=send,
+        mail_candidate=send and bool(changed & CANDIDATE_FIELDS),
+    )
 
 
 class MeetingType(StrEnum):

@@ -38,6 +38,7 @@ EVENT_TYPES = (
     "interview.created",
     "interview.confirmed",
     "interview.rescheduled",
+    "interview.updated",  # an edit; its data lists the ``changed`` fields
     "interview.cancelled",
     "interview.calendar_synced",
     "interview.calendar_failed",

@@ -1,6 +1,8 @@
 """Interview pages: the list, the new-interview form (prefilled from a slot picked on the
-scheduling page), and one interview with its state per calendar and per attendee, its
-history, and the confirm / reschedule / cancel buttons.
+scheduling page), the same form to edit an interview, and one interview with its state
+per calendar and per attendee, its history, and the confirm / edit / reschedule / cancel
+buttons (and, when the calendar could not write the event, the offer to invite the
+candidate by e-mail instead).
 
 Only presentation lives here. Every change goes through ``services.interviews`` exactly
 as the REST API does (same checks, same history, same transactional outbox), with the
@@ -27,12 +29,13 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
-from hiresync.api.deps import RuntimeDep, SessionDep
+from hiresync.api.deps import RuntimeDep, SessionDep, get_runtime
 from hiresync.domain.interviews import (
+    INTERNAL_FIELDS,
     TRANSITIONS,
     Action,
     InterviewStatus,
@@ -43,7 +46,7 @@ from hiresync.domain.interviews import (
 from hiresync.domain.timezones import is_valid_iana
 from hiresync.providers.errors import ProviderError
 from hiresync.runtime import Runtime
-from hiresync.services import interviews, responses, team, validation
+from hiresync.services import candidate_mail, interviews, responses, team, validation
 from hiresync.services.errors import Forbidden, InvalidInput, NotFound, ServiceError
 from hiresync.services.freebusy import PersonRef
 from hiresync.store.tables import (
@@ -51,6 +54,7 @@ from hiresync.store.tables import (
     Candidate,
     DirectoryMatch,
     Interview,
+    InterviewHistory,
     Organization,
     User,
 )
@@ -83,15 +87,21 @@ FORM_FIELDS = {
     "candidate.name": "candidate_name", "candidate.email": "candidate_email",
     "candidate.time_zone": "candidate_tz", "start": "when", "end": "minutes", "time_zone": "tz",
     "meeting.url": "meeting_url", "meeting.phone": "meeting_phone",
-    "meeting.address": "meeting_address",
+    "meeting.address": "meeting_address", "location": "location",
+    "notes_for_interviewers": "notes", "message_to_candidate": "message",
+    "candidate_invitations": "invitations",
 }
 ACTION_WORDS = {  # the others read well as they are: created, rescheduled, …
     "confirmed": "Confirmed and sent", "calendar_synced": "Calendar updated",
     "calendar_failed": "Calendar write failed", "meeting_not_created": "Teams meeting not created",
-    "relinked": "Calendar event re-linked",
+    "relinked": "Calendar event re-linked", "edited": "Edited",
 }
 # fmt: on
 SENT = "The event is being written to the organizer's calendar, which sends the invitations."
+FIXED = (
+    "A calendar event cannot change its organizer, and another candidate is another interview: "
+    "to change either, cancel this interview and create a new one."
+)
 
 
 @dataclass
@@ -117,12 +127,26 @@ class InterviewForm:
     location: str = ""
     notes: str = ""
     message: str = ""
+    invitations: str = ""  # edit only: "calendar" or "email" ("" leaves it as it is)
 
     @classmethod
     def posted(cls, data: FormData) -> InterviewForm:
         names = [f.name for f in fields(cls) if f.name != "interviewers"]
         values = {name: str(data.get(name) or "").strip() for name in names}
         return cls(interviewers=[str(v) for v in data.getlist("interviewers")], **values)
+
+
+@dataclass(frozen=True)
+class Editing:
+    """What the form needs to edit an interview rather than create one: plain values, so
+    a refused edit (its savepoint rolled back) can still show them."""
+
+    interview_id: uuid.UUID
+    organizer: str
+    candidate: str
+    live: bool  # sent: organizer and candidate are shown, not asked
+    smtp: bool  # e-mail is set up, so hiresync may invite the candidate itself
+    fixed: str = FIXED
 
 
 @dataclass(frozen=True)
@@ -248,18 +272,37 @@ def _form_errors(error: ServiceError | None) -> tuple[dict[str, str], str | None
 # -- calendar state ----------------------------------------------------------------------
 
 
-def _link_state(link: CalendarLink, sequence: int) -> str:
-    if link.state == "failed":
+def _link_state(link: CalendarLink, sequence: int, retrying: bool = False) -> str:
+    if link.state == "failed" and not retrying:
         return "failed"
     if link.state == "synced" and link.synced_sequence >= sequence:
         return "written"
     return "pending"
 
 
-def _calendars(interview: Interview, links: list[CalendarLink], sent: bool) -> list[CalendarRow]:
-    """One row per calendar; a sent interview whose job has not started yet is pending."""
+def _retrying(history: list[InterviewHistory]) -> bool:
+    """Whether a change was sent after the calendar's last answer, so a failed write is
+    being tried again with it (an edit of internal notes alone sends nothing)."""
+    for entry in reversed(history):
+        if entry.action in ("calendar_failed", "calendar_synced"):
+            return False
+        if entry.action in ("confirmed", "rescheduled", "cancelled"):
+            return True
+        if (
+            entry.action == "edited"
+            and set((entry.details or {}).get("after", ())) - INTERNAL_FIELDS
+        ):
+            return True
+    return False
+
+
+def _calendars(
+    interview: Interview, links: list[CalendarLink], sent: bool, retrying: bool = False
+) -> list[CalendarRow]:
+    """One row per calendar; a sent interview whose job has not started yet is pending,
+    and so is a failed write that a later change is trying again."""
     rows = [
-        CalendarRow(link.mailbox, _link_state(link, interview.sequence), link.last_error)
+        CalendarRow(link.mailbox, _link_state(link, interview.sequence, retrying), link.last_error)
         for link in links
     ]
     if not rows and sent:
@@ -349,7 +392,9 @@ async def _form_page(
     session: AsyncSession,
     form: InterviewForm,
     error: ServiceError | None = None,
+    editing: Editing | None = None,
 ) -> HTMLResponse:
+    """The new-interview form, or with ``editing`` the same form for an interview."""
     user, org = await _login(request, session)
     matched = set(
         await session.scalars(
@@ -368,6 +413,7 @@ async def _form_page(
         error=general,
         zones=COMMON_ZONES,
         meeting_types=MEETING_TYPES,
+        editing=editing,
         **_frame(request, user, org),
     )
 
@@ -419,8 +465,37 @@ async def create_interview(request: Request, session: SessionDep, runtime: Runti
 # -- one interview -----------------------------------------------------------------------
 
 
+def _shown(value: Any) -> str:
+    """One field's value in a history line: short, lists and meetings flattened."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "—"
+    if isinstance(value, dict):  # a meeting: its type first (JSONB keeps no key order)
+        kind = str(value.get("type", "")).replace("_", " ")
+        return " ".join([kind, *(str(v) for k, v in value.items() if k != "type")]).strip()
+    text = " ".join(str(value).split())
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _edited(before: dict[str, Any], after: dict[str, Any], zone: str) -> str:
+    """An edit as "field: from → to", a move as the spans it went between."""
+    parts = []
+    if {"start", "end"} <= after.keys():
+        moved = _details("rescheduled", {"before": before, "after": after}, zone)
+        parts.append(f"When: {moved[0].lower()}{moved[1:]}")
+    for name, value in after.items():
+        if name not in ("start", "end"):
+            label = name.replace("_", " ").capitalize()
+            parts.append(f"{label}: {_shown(before.get(name))} → {_shown(value)}")
+    return "; ".join(parts)
+
+
 def _details(action: str, details: dict[str, Any], zone: str) -> str:
-    """A history entry's details in words; a reschedule as from -> to."""
+    """A history entry's details in words; a reschedule as from -> to, an edit field by
+    field."""
+    if action == "edited" and {"before", "after"} <= details.keys():
+        return _edited(details["before"], details["after"], zone)
     if action == "rescheduled" and {"before", "after"} <= details.keys():
         spans = []
         for moment in (details["before"], details["after"]):
@@ -446,10 +521,28 @@ def _history(view: interviews.InterviewView, user: User) -> list[dict[str, str]]
     ]
 
 
-def _interview_context(view: interviews.InterviewView, user: User) -> dict[str, Any]:
+def _smtp_ready(runtime: Runtime) -> bool:
+    try:
+        candidate_mail.require_smtp(runtime.settings)
+    except InvalidInput:
+        return False
+    return True
+
+
+def _offer_email(i: Interview, calendars: list[CalendarRow], smtp: bool) -> bool:
+    """Invite the candidate by e-mail instead, when the calendar that should invite them
+    could not write the event (refused, or disconnected) and e-mail is set up."""
+    live = is_live(InterviewStatus(i.status))
+    failed = any(row.state == "failed" for row in calendars)
+    return smtp and live and failed and i.candidate_invited_by == "calendar"
+
+
+def _interview_context(
+    view: interviews.InterviewView, user: User, smtp: bool = False
+) -> dict[str, Any]:
     i, status = view.interview, InterviewStatus(view.interview.status)
     sent = any(h.action == "confirmed" for h in view.history)
-    calendars = _calendars(i, view.links, sent)
+    calendars = _calendars(i, view.links, sent, _retrying(view.history))
     return {
         "interview": i,
         "candidate": view.candidate,
@@ -463,8 +556,9 @@ def _interview_context(view: interviews.InterviewView, user: User) -> dict[str, 
         "calendars": calendars,
         "pending": any(row.state == "pending" for row in calendars),
         "history": _history(view, user),
-        "allowed": {a.value for (s, a) in TRANSITIONS if s is status and a is not Action.EDIT},
+        "allowed": {a.value for (s, a) in TRANSITIONS if s is status},
         "can_change": _may_change(user),
+        "offer_email": _offer_email(i, calendars, smtp),
         "again": _local(i.start, i.end, i.time_zone),
     }
 
@@ -505,7 +599,7 @@ async def _interview_page(
         status_code=REFUSED.status if refusal else 200,
         refusal=refusal,
         replacements=await _replacements(runtime if _may_change(user) else None, view),
-        **_interview_context(view, user),
+        **_interview_context(view, user, _smtp_ready(get_runtime(request))),
         **_frame(request, user, org, flashes=not refreshing),
     )
 
@@ -587,5 +681,160 @@ async def cancel_interview(
         if is_live(InterviewStatus(was)):
             return "Cancelled. The event is being cancelled in the calendar, with your message."
         return "Cancelled. It was a draft, so no calendar had it."
+
+    return await _act(request, session, interview_id, change)
+
+
+# -- editing -----------------------------------------------------------------------------
+
+
+def _form_of(view: interviews.InterviewView) -> InterviewForm:
+    """The form as the interview stands (a Teams link is the calendar's, not the form's)."""
+    i, c = view.interview, view.candidate
+    teams = i.meeting_type == MeetingType.TEAMS.value
+    return InterviewForm(
+        title=i.title,
+        candidate_name=c.name,
+        candidate_email=c.email,
+        candidate_tz=c.time_zone,
+        interviewers=[
+            str(a.user_id) for a in view.attendees if a.role == "interviewer" and a.user_id
+        ],
+        organizer=str(i.organizer_user_id or ""),
+        tz=i.time_zone,
+        meeting_type=i.meeting_type,
+        meeting_url="" if teams else i.meeting_url or "",
+        meeting_id=i.meeting_id or "",
+        meeting_passcode=i.meeting_passcode or "",
+        meeting_phone=i.meeting_phone or "",
+        meeting_address=i.meeting_address or "",
+        location=i.location or "",
+        notes=i.notes_for_interviewers or "",
+        message=i.message_to_candidate or "",
+        invitations=i.candidate_invited_by,
+        **_local(i.start, i.end, i.time_zone),
+    )
+
+
+def _edit_changes(
+    form: InterviewForm, was: InterviewForm, live: bool
+) -> interviews.InterviewChanges:
+    """The form as an edit. Times go only when their fields changed (the form shows whole
+    minutes; the interview may hold seconds); a sent interview's organizer and candidate
+    are not on the form, so they are not sent."""
+    when = (form.date, form.time, form.minutes, form.tz)
+    moved = _times(*when) if when != (was.date, was.time, was.minutes, was.tz) else None
+    candidate = interviews.CandidateIn(
+        form.candidate_name, form.candidate_email, form.candidate_tz or form.tz
+    )
+    organizer = _person(form.organizer, "organizer") if form.organizer else None
+    return interviews.InterviewChanges(
+        title=form.title,
+        candidate=None if live else candidate,
+        interviewers=tuple(_person(p, "interviewers") for p in form.interviewers),
+        organizer=None if live else organizer,
+        start=moved[0] if moved else None,
+        end=moved[1] if moved else None,
+        time_zone=moved[2] if moved else None,
+        meeting=_meeting(form),
+        location=form.location,
+        notes_for_interviewers=form.notes,
+        message_to_candidate=form.message,
+        candidate_invitations=form.invitations or None,
+    )
+
+
+async def _editable(
+    request: Request, session: AsyncSession, interview_id: str
+) -> tuple[User, interviews.InterviewView] | Response:
+    """The interview to edit, or the page that says why it cannot be."""
+    user, org = await _login(request, session)
+    if not _may_change(user):
+        return await _interview_page(request, session, interview_id, _sentence(REFUSED))
+    try:
+        ident = _uuid(interview_id, NotFound(f"No interview {interview_id} here."))
+        view = await interviews.view(session, org.id, ident)
+    except NotFound as exc:
+        return await _list_page(request, session, exc.status, _sentence(exc))
+    if (InterviewStatus(view.interview.status), Action.EDIT) not in TRANSITIONS:
+        flash(request, "bad", "It is cancelled: nothing more can change.")
+        return RedirectResponse(f"/interviews/{interview_id}", status_code=303)
+    return user, view
+
+
+def _editing(view: interviews.InterviewView, runtime: Runtime) -> Editing:
+    i, c = view.interview, view.candidate
+    live = is_live(InterviewStatus(i.status))
+    who = f"{c.name} ({c.email}) · {c.time_zone}"
+    return Editing(i.id, i.organizer_mailbox, who, live, _smtp_ready(runtime))
+
+
+@router.get("/interviews/{interview_id}/edit")
+async def edit_page(
+    interview_id: str, request: Request, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """The interview's form, filled in: all of it for a draft; for a sent interview, all
+    but the organizer and the candidate, which are shown with the reason."""
+    found = await _editable(request, session, interview_id)
+    if isinstance(found, Response):
+        return found
+    _, view = found
+    return await _form_page(request, session, _form_of(view), editing=_editing(view, runtime))
+
+
+@router.post("/interviews/{interview_id}/edit", dependencies=[CsrfChecked])
+async def edit_interview(
+    interview_id: str, request: Request, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """Save the changes; a refused form comes back as typed, the reason by its field."""
+    found = await _editable(request, session, interview_id)
+    if isinstance(found, Response):
+        return found
+    user, view = found
+    i, editing = view.interview, _editing(view, runtime)
+    form, steps, sequence = (
+        InterviewForm.posted(await request.form()),
+        len(view.history),
+        i.sequence,
+    )
+    try:
+        async with session.begin_nested():
+            changes = _edit_changes(form, _form_of(view), editing.live)
+            await interviews.edit(
+                runtime, session, i.organization_id, i.id, changes, user.email, datetime.now(UTC)
+            )
+    except ServiceError as exc:
+        return await _form_page(request, session, form, exc, editing=editing)
+    now_steps = await session.scalar(
+        select(func.count()).where(InterviewHistory.interview_id == i.id)
+    )
+    flash(request, "good", _saved(now_steps != steps, editing.live, i.sequence != sequence))
+    return RedirectResponse(f"/interviews/{interview_id}", status_code=303)
+
+
+def _saved(changed: bool, live: bool, sent: bool) -> str:
+    if not changed:
+        return "Nothing changed."
+    if not live:
+        return "Draft saved. No calendar is touched until you confirm it."
+    if not sent:
+        return "Saved. Only the notes for interviewers changed: nobody is sent anything."
+    return (
+        "Saved. The event is being updated in the organizer's calendar, which sends the "
+        "attendees an update."
+    )
+
+
+@router.post("/interviews/{interview_id}/invite-by-email", dependencies=[CsrfChecked])
+async def invite_by_email(
+    interview_id: str, request: Request, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """For a calendar that could not invite the candidate: hiresync e-mails them its own
+    invitation, and the event (when it is written) leaves them out."""
+
+    async def change(user: User, org_id: uuid.UUID, ident: uuid.UUID) -> str:
+        email = interviews.InterviewChanges(candidate_invitations="email")
+        await interviews.edit(runtime, session, org_id, ident, email, user.email, datetime.now(UTC))
+        return "The candidate is being sent hiresync's e-mail invitation."
 
     return await _act(request, session, interview_id, change)

@@ -68,6 +68,38 @@ class InterviewIn(BaseModel):
     confirm: bool = Field(default=False, description="Send it at once; otherwise it stays a draft.")
 
 
+class InterviewPatch(BaseModel):
+    """A JSON merge patch of an interview: fields left out stay as they are; null (or "")
+    clears location, notes and message. ``meeting`` and ``candidate`` are replaced whole.
+    Once sent, the organizer and candidate cannot change (409: cancel and create a new
+    interview); any other change reaches the attendees as an update of the same event,
+    except one of the notes for interviewers only."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    candidate: CandidateIn | None = Field(default=None, description="Drafts only.")
+    candidate_id: uuid.UUID | None = Field(default=None, description="Drafts only.")
+    interviewers: list[PersonIn] | None = Field(
+        default=None, min_length=1, max_length=20, description="The whole new list."
+    )
+    organizer: PersonIn | None = Field(default=None, description="Drafts only.")
+    start: datetime | None = None
+    end: datetime | None = None
+    time_zone: str | None = None
+    meeting: MeetingIn | None = None
+    location: str | None = Field(default=None, max_length=500)
+    notes_for_interviewers: str | None = Field(
+        default=None, max_length=10000, description="Never shown to the candidate."
+    )
+    message_to_candidate: str | None = Field(default=None, max_length=10000)
+    candidate_invitations: Literal["calendar", "email"] | None = Field(
+        default=None,
+        description="email: hiresync sends the candidate its own iCalendar invitation and "
+        "the calendar event leaves them out (needs SMTP set up); for calendars that "
+        "cannot invite them.",
+    )
+
+
 class RescheduleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     start: datetime

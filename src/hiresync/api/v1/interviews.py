@@ -1,4 +1,5 @@
-"""Interviews: create (draft or sent), confirm, reschedule, cancel; and their candidates."""
+"""Interviews: create (draft or sent), confirm, edit, reschedule, cancel; and their
+candidates."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from hiresync.api.v1.interview_schemas import (
     CandidateOut,
     InterviewIn,
     InterviewOut,
+    InterviewPatch,
     InterviewSettingsBody,
+    MeetingIn,
     ReplacementOut,
     RescheduleIn,
 )
@@ -34,6 +37,10 @@ def _ref(person: Any) -> PersonRef:
     return PersonRef(user_id=person.user_id, email=person.email)
 
 
+def _meeting(m: MeetingIn) -> Meeting:
+    return Meeting(MeetingType(m.type), m.url, m.meeting_id, m.passcode, m.phone, m.address)
+
+
 def _new(body: InterviewIn) -> interviews.NewInterview:
     if (body.candidate is None) == (body.candidate_id is None):
         raise InvalidInput(
@@ -45,7 +52,6 @@ def _new(body: InterviewIn) -> interviews.NewInterview:
         if body.candidate_id
         else interviews.CandidateIn(**body.candidate.model_dump())  # type: ignore[union-attr]
     )
-    m = body.meeting
     return interviews.NewInterview(
         title=body.title,
         candidate=candidate,
@@ -54,11 +60,45 @@ def _new(body: InterviewIn) -> interviews.NewInterview:
         start=body.start,
         end=body.end,
         time_zone=body.time_zone,
-        meeting=Meeting(MeetingType(m.type), m.url, m.meeting_id, m.passcode, m.phone, m.address),
+        meeting=_meeting(body.meeting),
         location=body.location,
         notes_for_interviewers=body.notes_for_interviewers,
         message_to_candidate=body.message_to_candidate,
         confirm=body.confirm,
+    )
+
+
+CLEARABLE = frozenset({"location", "notes_for_interviewers", "message_to_candidate"})
+
+
+def _changes(body: InterviewPatch) -> interviews.InterviewChanges:
+    """Merge-patch semantics: left out is kept; null clears what may be empty, and is
+    refused (with the way to keep it) for the rest."""
+    given = body.model_fields_set
+    for name in sorted(given - CLEARABLE):
+        if getattr(body, name) is None:
+            raise InvalidInput(
+                f"{name} cannot be null.", hint="Leave it out to keep it as it is.", field=name
+            )
+    if body.candidate is not None and body.candidate_id is not None:
+        raise InvalidInput("Give candidate or candidate_id, not both.", field="candidate")
+    candidate = body.candidate_id or (
+        interviews.CandidateIn(**body.candidate.model_dump()) if body.candidate else None
+    )
+    texts = {name: getattr(body, name) or "" for name in CLEARABLE & given}
+    return interviews.InterviewChanges(
+        title=body.title,
+        candidate=candidate,
+        interviewers=None
+        if body.interviewers is None
+        else tuple(_ref(p) for p in body.interviewers),
+        organizer=_ref(body.organizer) if body.organizer else None,
+        start=body.start,
+        end=body.end,
+        time_zone=body.time_zone,
+        meeting=_meeting(body.meeting) if body.meeting else None,
+        candidate_invitations=body.candidate_invitations,
+        **texts,
     )
 
 
@@ -157,6 +197,22 @@ async def list_interviews(
 @router.get("/interviews/{interview_id}", response_model=InterviewOut)
 async def get_interview(interview_id: uuid.UUID, org: OrgDep, session: SessionDep) -> Any:
     """The interview with its attendees' answers, its state per calendar and its history."""
+    return await _answer(session, org, interview_id)
+
+
+@router.patch("/interviews/{interview_id}", response_model=InterviewOut)
+async def edit_interview(
+    interview_id: uuid.UUID,
+    body: InterviewPatch,
+    org: OrgDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Any:
+    """Change an interview (a JSON merge patch: what is left out stays). A draft takes any
+    change; a sent one keeps its organizer and candidate (409), and its attendees get an
+    update of the same event for anything they see. Changing nothing changes nothing."""
+    changes = _changes(body)
+    await interviews.edit(runtime, session, org, interview_id, changes, ACTOR, datetime.now(UTC))
     return await _answer(session, org, interview_id)
 
 
