@@ -202,6 +202,8 @@ def report(
     print(
         f"  Graph calls made                             {calls:7d}   (createEvent {creates}, one per interview: {'PASS' if creates == args.interviews else 'FAIL'})"
     )
+    throttled = sum(stats.get("throttled", {}).values())
+    print(f"  requests the sandbox throttled (429)         {throttled:7d}")
     print(
         f"  invitations Microsoft sent                   {sent:7d}   (expected {args.interviews * 4})"
     )

@@ -11,6 +11,7 @@ import structlog
 
 from hiresync.config import Settings
 from hiresync.providers.base import CompanyCalendar
+from hiresync.services.tokens import TokenMemo
 from hiresync.store.crypto import (
     Keyring,
     load_or_create_keyring,
@@ -39,6 +40,7 @@ class Runtime:
     keyring: Keyring
     jobs: procrastinate.App
     calendars: dict[str, CompanyCalendar] = field(default_factory=dict)
+    tokens: TokenMemo = field(default_factory=dict)  # access tokens read, by connection
 
     @classmethod
     def build(cls, settings: Settings, *, uri: str | None = None) -> Runtime:

@@ -23,11 +23,15 @@ The job's own bookkeeping (the snapshot that marks a create as begun, the record
 finished write) commits without waiting for the disk flush (``synchronous_commit``
 off for those transactions only): losing one to a database *server* crash costs at
 most a repeated look-up or an idempotent rewrite, never a lost or doubled event, while
-waiting for two flushes per interview was what bounded a thousand-interview burst. The
-interview itself, the source of truth, is always committed durably by its use case. A provider
-failure that retrying may cure (throttling, outage) is raised for the job engine to
-retry with backoff; one that it cannot (a refused request) is written on the link and
-the interview's history, where the recruiter sees it.
+waiting for two flushes per interview was what bounded a thousand-interview burst. For
+the same reason each is one SQL statement written out here (``_CLAIM``, ``_SYNCED``)
+rather than a series of ORM round trips: a burst is bounded by the worker's CPU, and
+each round trip cost as much as the provider call's own handling. The interview
+itself, the source of truth, is always committed durably by its use case.
+
+A provider failure that retrying may cure (throttling, outage) is raised for the job
+engine to retry with backoff; one that it cannot (a refused request) is written on the
+link and the interview's history, where the recruiter sees it.
 """
 
 from __future__ import annotations
@@ -35,58 +39,82 @@ from __future__ import annotations
 import html
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hiresync.domain.interviews import InterviewStatus, MeetingType, is_live
 from hiresync.providers.base import EventAttendee, EventDraft, EventWriter, WrittenEvent
 from hiresync.providers.errors import AuthRevoked, BadRequest, ProviderError
 from hiresync.runtime import Runtime
-from hiresync.services import connections, directory, webhooks
+from hiresync.services import connections, webhooks
 from hiresync.services.interviews import history_entry as _history
 from hiresync.services.interviews import summary
 from hiresync.store.tables import (
     CalendarLink,
-    Candidate,
-    Connection,
-    DirectoryEntry,
-    DirectoryMatch,
     Interview,
     InterviewAttendee,
-    InterviewHistory,
 )
 
 log = structlog.get_logger(__name__)
-NAMESPACE = uuid.UUID("5f0e6c1e-2f5b-4bb0-9d1e-6a8f0c7b3d42")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    """The calendar link as the job read it (see ``CalendarLink``)."""
+
+    id: uuid.UUID
+    mailbox: str
+    external_event_id: str | None
+    transaction_id: str
+    synced_sequence: int
+    writing_sequence: int | None
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRef:
+    """The organization's live calendar connection, as a job needs it."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    provider: str
+    tenant_id: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttendeeRef:
+    name: str
+    email: str
+    email_key: str
+    role: str
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What the job read, in one transaction, before talking to the provider.
+    """What the job read, in one statement, before talking to the provider.
 
+    ``interview`` is the interview's row (the columns of ``Interview``, read-only).
     ``address`` is how the provider is asked for the organizer's calendar: the directory
     id when we know it (Graph's ``/users/{x}`` takes an id or a UPN, not any address)."""
 
-    interview: Interview
-    candidate: Candidate
-    attendees: list[InterviewAttendee]
-    link: CalendarLink
+    interview: Any
+    candidate_name: str
+    attendees: tuple[AttendeeRef, ...]
+    link: LinkState
     address: str
     fresh: bool = False  # never tried before: no create can be in limbo
-    connection: Connection | None = None
+    connection: ConnectionRef | None = None
+    cancel_message: str | None = None
 
 
-def transaction_id(interview_id: uuid.UUID, mailbox: str) -> str:
-    """The same id for every attempt at writing this interview into this calendar."""
-    return str(uuid.uuid5(NAMESPACE, f"{interview_id}:{mailbox.lower()}"))
-
-
-def body_html(interview: Interview, candidate: Candidate) -> str:
+def body_html(interview: Any, candidate_name: str) -> str:
     """What every attendee reads in the invitation. Notes for interviewers are never
     here: the candidate receives the same event."""
-    lines = [f"Interview with {candidate.name}."]
+    lines = [f"Interview with {candidate_name}."]
     if interview.message_to_candidate:
         lines.append(interview.message_to_candidate)
     for label, value in (
@@ -102,7 +130,7 @@ def body_html(interview: Interview, candidate: Candidate) -> str:
 
 
 def draft_for(snapshot: Snapshot, online_meeting: bool) -> EventDraft:
-    interview, candidate = snapshot.interview, snapshot.candidate
+    interview = snapshot.interview
     attendees = tuple(
         EventAttendee(a.email, a.name)
         for a in sorted(snapshot.attendees, key=lambda a: (a.role != "interviewer", a.name))
@@ -113,7 +141,7 @@ def draft_for(snapshot: Snapshot, online_meeting: bool) -> EventDraft:
         key=str(interview.id),
         transaction_id=snapshot.link.transaction_id,
         subject=interview.title,
-        body_html=body_html(interview, candidate),
+        body_html=body_html(interview, snapshot.candidate_name),
         start=interview.start,
         end=interview.end,
         time_zone=interview.time_zone,
@@ -123,87 +151,133 @@ def draft_for(snapshot: Snapshot, online_meeting: bool) -> EventDraft:
     )
 
 
+# Everything a push needs, in one statement: the job's hot path, where every round trip
+# is paid once per interview. With ``claim`` the calendar link is created if missing and
+# a create about to be sent is marked (state "writing"), by the ``claim`` CTE; the outer
+# SELECT still sees the link as it was before (a CTE's writes are invisible to its
+# statement), which is what tells a link never tried (``fresh``) from one a create may
+# have reached. Run in autocommit, the statement is its own transaction, committed
+# without waiting for the disk (``set_config``: see the module docstring). The new link's
+# transactionId is derived from the interview and mailbox, so it is the same whichever
+# attempt creates the row.
+_SELECT = """
+SELECT i.*, c.name AS candidate_name,
+  l.id AS link_id, l.external_event_id AS link_event_id,
+  l.transaction_id AS link_transaction_id, l.synced_sequence AS link_synced_sequence,
+  l.writing_sequence AS link_writing_sequence, l.state AS link_state,
+  conn.id AS conn_id, conn.provider AS conn_provider, conn.tenant_id AS conn_tenant_id,
+  conn.status AS conn_status,
+  COALESCE(
+    (SELECT e.external_id FROM directory_matches m
+       JOIN directory_entries e ON e.id = m.entry_id
+      WHERE i.organizer_user_id IS NOT NULL AND m.user_id = i.organizer_user_id
+        AND lower(m.mailbox) = lower(i.organizer_mailbox) LIMIT 1),
+    (SELECT e.external_id FROM directory_entries e
+      WHERE e.organization_id = i.organization_id
+        AND (lower(e.mail) = lower(i.organizer_mailbox)
+             OR lower(e.user_principal_name) = lower(i.organizer_mailbox)) LIMIT 1)
+  ) AS directory_id,
+  (SELECT coalesce(json_agg(json_build_object('name', a.name, 'email', a.email,
+            'email_key', a.email_key, 'role', a.role)), '[]')
+     FROM interview_attendees a WHERE a.interview_id = i.id) AS attendee_list,
+  CASE WHEN i.status = 'cancelled' THEN
+    (SELECT h.details->>'message' FROM interview_history h
+      WHERE h.interview_id = i.id AND h.action = 'cancelled' ORDER BY h.at DESC LIMIT 1)
+  END AS cancel_message
+  {claimed}
+FROM interviews i
+JOIN candidates c ON c.id = i.candidate_id
+LEFT JOIN interview_calendar_links l
+  ON l.interview_id = i.id AND l.mailbox = i.organizer_mailbox
+LEFT JOIN LATERAL (
+  SELECT id, provider, tenant_id, status FROM connections
+   WHERE organization_id = i.organization_id AND status <> 'disconnected' LIMIT 1
+) conn ON true
+{claim_join}
+WHERE i.id = :interview_id
+"""
+_READ = text(_SELECT.format(claimed="", claim_join=""))
+_CLAIM_CTE = """
+WITH claim AS (
+  INSERT INTO interview_calendar_links AS l
+    (id, organization_id, interview_id, mailbox, transaction_id, synced_sequence,
+     writing_sequence, state, attempts, updated_at)
+  SELECT :link_id, i.organization_id, i.id, i.organizer_mailbox,
+         md5(i.id::text || ':' || lower(i.organizer_mailbox))::uuid::text, -1,
+         CASE WHEN i.status IN ('confirmed', 'rescheduled') THEN i.sequence END,
+         CASE WHEN i.status IN ('confirmed', 'rescheduled') THEN 'writing' ELSE 'pending' END,
+         0, now()
+    FROM interviews i WHERE i.id = :interview_id AND i.status <> 'draft'
+  ON CONFLICT (interview_id, mailbox) DO UPDATE
+    SET state = 'writing', writing_sequence = excluded.writing_sequence, updated_at = now()
+    WHERE l.state = 'pending' AND l.external_event_id IS NULL AND excluded.state = 'writing'
+  RETURNING l.id, l.transaction_id, l.state, l.writing_sequence
+)
+"""
+_CLAIMED = """,
+  claim.id AS claim_id, claim.transaction_id AS claim_transaction_id,
+  claim.state AS claim_state, claim.writing_sequence AS claim_writing_sequence,
+  set_config('synchronous_commit', 'off', true) AS relaxed"""
+# Constant fragments of our own, no input anywhere: not an injection vector.
+_CLAIM = text(_CLAIM_CTE + _SELECT.format(claimed=_CLAIMED, claim_join="LEFT JOIN claim ON true"))
+
+
 async def snapshot_of(
     runtime: Runtime, interview_id: uuid.UUID, *, claim: bool = True
 ) -> Snapshot | None:
-    """Everything the push needs, read in one transaction (the job's hot path: every
-    round trip here is paid once per interview). With ``claim`` (the push) the calendar
-    link is created if missing and a create about to be sent is marked; without it (a
-    reader such as the answers refresh) nothing is written, and no link means None."""
-    async with runtime.db.transaction() as session:
-        await _relaxed(session)
-        row = (
-            await session.execute(
-                select(Interview, Candidate)
-                .join(Candidate, Candidate.id == Interview.candidate_id)
-                .where(Interview.id == interview_id)
-            )
-        ).first()
-        if row is None:
-            return None
-        interview, candidate = row
-        attendees = list(
-            await session.scalars(
-                select(InterviewAttendee).where(InterviewAttendee.interview_id == interview.id)
-            )
+    """Everything the push needs, read in one statement. With ``claim`` (the push) the
+    calendar link is created if missing and a create about to be sent is marked; without
+    it (a reader such as the answers refresh) nothing is written, and no link means None.
+    A draft has no link and gives None either way (a draft stays in hiresync)."""
+    params: dict[str, Any] = {"interview_id": interview_id}
+    if claim:
+        params["link_id"] = uuid.uuid4()
+    async with runtime.db.autocommit() as conn:
+        row = (await conn.execute(_CLAIM if claim else _READ, params)).first()
+    if row is None:
+        return None
+    fresh = row.link_id is None or (row.link_state == "pending" and row.link_event_id is None)
+    if claim and row.claim_id is not None:
+        link = LinkState(
+            row.claim_id,
+            row.organizer_mailbox,
+            row.link_event_id,
+            row.claim_transaction_id,
+            -1 if row.link_id is None else row.link_synced_sequence,
+            row.claim_writing_sequence,
+            row.claim_state,
         )
-        link = await session.scalar(
-            select(CalendarLink).where(
-                CalendarLink.interview_id == interview.id,
-                CalendarLink.mailbox == interview.organizer_mailbox,
-            )
+    elif row.link_id is not None:
+        link = LinkState(
+            row.link_id,
+            row.organizer_mailbox,
+            row.link_event_id,
+            row.link_transaction_id,
+            row.link_synced_sequence,
+            row.link_writing_sequence,
+            row.link_state,
         )
-        if link is None and not claim:
-            return None
-        if link is None:
-            link = CalendarLink(
-                organization_id=interview.organization_id,
-                interview_id=interview.id,
-                mailbox=interview.organizer_mailbox,
-                transaction_id=transaction_id(interview.id, interview.organizer_mailbox),
-                synced_sequence=-1,
-                state="pending",
-                attempts=0,
-            )
-            session.add(link)
-            await session.flush()
-        fresh = link.state == "pending" and link.external_event_id is None
-        if claim and fresh and is_live(InterviewStatus(interview.status)):
-            # Committed before the create is sent: whoever finds it so later looks first.
-            link.state, link.writing_sequence = "writing", interview.sequence
-        address = await _directory_id(session, interview) or link.mailbox
-        connection = await directory.live_connection(session, interview.organization_id)
-        return Snapshot(interview, candidate, attendees, link, address, fresh, connection)
-
-
-async def _relaxed(session: AsyncSession) -> None:
-    """This transaction's commit need not wait for the disk: see the module docstring."""
-    await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-
-
-async def _directory_id(session: AsyncSession, interview: Interview) -> str | None:
-    """The organizer's directory id: through their match when they are on the team (one
-    indexed look-up), else by address."""
-    if interview.organizer_user_id is not None:
-        found = await session.scalar(
-            select(DirectoryEntry.external_id)
-            .join(DirectoryMatch, DirectoryMatch.entry_id == DirectoryEntry.id)
-            .where(
-                DirectoryMatch.user_id == interview.organizer_user_id,
-                func.lower(DirectoryMatch.mailbox) == interview.organizer_mailbox.lower(),
-            )
+    else:
+        return None  # a draft, or no link yet for a reader
+    connection = (
+        ConnectionRef(
+            row.conn_id, row.organization_id, row.conn_provider, row.conn_tenant_id, row.conn_status
         )
-        if found:
-            return found
-    mailbox = interview.organizer_mailbox.lower()
-    return await session.scalar(
-        select(DirectoryEntry.external_id).where(
-            DirectoryEntry.organization_id == interview.organization_id,
-            or_(
-                func.lower(DirectoryEntry.mail) == mailbox,
-                func.lower(DirectoryEntry.user_principal_name) == mailbox,
-            ),
-        )
+        if row.conn_id is not None
+        else None
+    )
+    attendees = tuple(
+        AttendeeRef(a["name"], a["email"], a["email_key"], a["role"]) for a in row.attendee_list
+    )
+    return Snapshot(
+        interview=row,
+        candidate_name=row.candidate_name,
+        attendees=attendees,
+        link=link,
+        address=row.directory_id or link.mailbox,
+        fresh=fresh,
+        connection=connection,
+        cancel_message=row.cancel_message,
     )
 
 
@@ -252,7 +326,7 @@ async def _apply(runtime: Runtime, writer: EventWriter, snapshot: Snapshot) -> N
                 return
     if interview.status == InterviewStatus.CANCELLED.value:
         if event_id is not None:
-            comment = await _cancel_message(runtime, interview.id)
+            comment = snapshot.cancel_message or "This interview has been cancelled."
             await writer.cancel(snapshot.address, event_id, comment)
         await _synced(runtime, snapshot, event_id, "cancelled in the calendar")
         return
@@ -287,20 +361,6 @@ async def _teams(runtime: Runtime, writer: EventWriter, snapshot: Snapshot) -> b
     return False
 
 
-async def _cancel_message(runtime: Runtime, interview_id: uuid.UUID) -> str:
-    async with runtime.db.sessions() as session:
-        message = await session.scalar(
-            select(InterviewHistory.details["message"].astext)
-            .where(
-                InterviewHistory.interview_id == interview_id,
-                InterviewHistory.action == "cancelled",
-            )
-            .order_by(InterviewHistory.at.desc())
-            .limit(1)
-        )
-    return message or "This interview has been cancelled."
-
-
 async def _relinked(runtime: Runtime, snapshot: Snapshot, event: WrittenEvent) -> None:
     """Adopt an event an interrupted create left in the calendar, instead of a second one."""
     async with runtime.db.transaction() as session:
@@ -316,6 +376,27 @@ async def _relinked(runtime: Runtime, snapshot: Snapshot, event: WrittenEvent) -
     )
 
 
+# The record of a finished write, in one statement: the link brought to the version just
+# written, and the history line saying so (committed without waiting for the disk).
+_SYNCED = text(
+    """
+WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)),
+link AS (
+  UPDATE interview_calendar_links
+     SET external_event_id = :event_id, synced_sequence = GREATEST(synced_sequence, :sequence),
+         state = 'synced', last_error = NULL, updated_at = now()
+    FROM relaxed WHERE id = :link_id
+  RETURNING mailbox
+)
+INSERT INTO interview_history (id, organization_id, interview_id, action, actor, details)
+SELECT :history_id, :organization_id, :interview_id, 'calendar_synced', 'calendar',
+       jsonb_build_object('mailbox', link.mailbox, 'result', CAST(:result AS text))
+  FROM link
+RETURNING id
+"""
+)
+
+
 async def _synced(
     runtime: Runtime,
     snapshot: Snapshot,
@@ -323,29 +404,37 @@ async def _synced(
     what: str,
     event: WrittenEvent | None = None,
 ) -> None:
+    interview = snapshot.interview
     async with runtime.db.transaction() as session:
-        await _relaxed(session)
-        link = await session.get(CalendarLink, snapshot.link.id, with_for_update=True)
-        interview = await session.get(Interview, snapshot.interview.id)
-        if link is None or interview is None:
-            return
-        link.external_event_id = event_id
-        link.synced_sequence = max(link.synced_sequence, snapshot.interview.sequence)
-        link.state, link.last_error = "synced", None
-        if event is not None:
-            _take_meeting_link(interview, event)
-        session.add(
-            _history(interview, "calendar_synced", "calendar", mailbox=link.mailbox, result=what)
+        recorded = await session.scalar(
+            _SYNCED,
+            {
+                "event_id": event_id,
+                "sequence": interview.sequence,
+                "link_id": snapshot.link.id,
+                "history_id": uuid.uuid4(),
+                "organization_id": interview.organization_id,
+                "interview_id": interview.id,
+                "result": what,
+            },
         )
+        if recorded is None:
+            return  # the interview was deleted meanwhile
+        if event is not None and (
+            (event.join_url and interview.meeting_type == MeetingType.TEAMS.value)
+            or any(answer != "none" for _, answer in event.responses)
+        ):
+            row = await session.get(Interview, interview.id)
+            if row is not None:
+                _take_meeting_link(row, event)
+                await _record_responses(session, interview.id, event)
         await webhooks.emit(
             runtime,
             session,
             interview.organization_id,
             "interview.calendar_synced",
-            {**summary(interview), "mailbox": link.mailbox, "result": what},
+            {**summary(interview), "mailbox": snapshot.link.mailbox, "result": what},
         )
-        if event is not None and any(answer != "none" for _, answer in event.responses):
-            await _record_responses(session, interview.id, event)
 
 
 def _take_meeting_link(interview: Interview, event: WrittenEvent) -> None:

@@ -283,6 +283,7 @@ def token_for(runtime: Runtime, connection: Connection) -> tokens.TokenGetter:
         connection.organization_id,
         connection.id,
         connection.tenant_id,
+        runtime.tokens,
     )
 
 

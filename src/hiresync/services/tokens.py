@@ -1,7 +1,10 @@
 """App-only access tokens, kept encrypted in the database so every worker shares one.
 
 A token is reused until five minutes before it expires; ``force_refresh`` (after a
-401 from the provider) fetches a new one regardless. Two workers refreshing at once
+401 from the provider) fetches a new one regardless. Each process also keeps the tokens
+it has read in memory (``TokenMemo``, by connection), so a burst of jobs does not read and
+decrypt the same token once per job; a job checks its connection is live before it
+asks for a token, so a disconnected connection's token is never used. Two workers refreshing at once
 both get valid tokens, and the last write wins, which is harmless for app-only tokens.
 """
 
@@ -21,6 +24,9 @@ from hiresync.store.tables import Connection, Credential
 
 ACCESS_TOKEN = "app_access_token"  # noqa: S105 - a credential kind, not a secret
 _EARLY = timedelta(minutes=5)
+
+
+TokenMemo = dict[uuid.UUID, tuple[str, datetime]]
 
 
 def _context(connection_id: uuid.UUID) -> str:
@@ -75,13 +81,15 @@ def token_getter(
     org_id: uuid.UUID,
     connection_id: uuid.UUID,
     tenant_id: str,
+    memo: TokenMemo | None = None,
 ) -> TokenGetter:
-    """A callable the provider client uses whenever it needs a bearer token."""
+    """A callable the provider client uses whenever it needs a bearer token; ``memo`` is
+    the process's memory of tokens (a fresh one when not given)."""
 
-    memo: dict[str, tuple[str, datetime]] = {}
+    memo = {} if memo is None else memo
 
     async def get_token(force_refresh: bool) -> str:
-        held = memo.get("token")
+        held = memo.get(connection_id)
         if held and not force_refresh and held[1] - _EARLY > datetime.now(UTC):
             return held[0]
         if not force_refresh:
@@ -94,14 +102,14 @@ def token_getter(
                 )
             if row and row.expires_at and row.expires_at - _EARLY > datetime.now(UTC):
                 token = keyring.open(row.sealed, context=_context(connection_id))
-                memo["token"] = (token, row.expires_at)
+                memo[connection_id] = (token, row.expires_at)
                 return token
         issued = await calendar.app_token(tenant_id, force_refresh=True)
         if not await save_token(
             db, keyring, org_id, connection_id, issued.access_token, issued.expires_at
         ):
             raise AuthRevoked("This connection was disconnected.", provider=calendar.provider)
-        memo["token"] = (issued.access_token, issued.expires_at)
+        memo[connection_id] = (issued.access_token, issued.expires_at)
         return issued.access_token
 
     return get_token
