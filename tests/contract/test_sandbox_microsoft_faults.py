@@ -178,3 +178,81 @@ def test_home_page_lists_tenants_and_admin_accounts(ms_http: httpx.Client) -> No
         "pat.recruiter@contoso.com",
     ):
         assert text in page.text
+
+
+# -- timeouts: a late answer, the write applied or not ----------------------------------------
+
+
+def _meeting(transaction: str) -> dict[str, Any]:
+    """A create-event body with one external attendee, as hiresync sends it."""
+    start = DAY.replace(hour=9)
+    return {
+        "subject": f"Timeout {transaction}",
+        "start": {"dateTime": f"{start:%Y-%m-%dT%H:%M:%S}", "timeZone": "UTC"},
+        "end": {"dateTime": f"{start + timedelta(hours=1):%Y-%m-%dT%H:%M:%S}", "timeZone": "UTC"},
+        "attendees": [{"emailAddress": {"address": "ada.candidate@gmail.com"}, "type": "required"}],
+        "transactionId": transaction,
+    }
+
+
+def _with_transaction(sandbox: MicrosoftSandbox, transaction: str) -> list[Any]:
+    pat = sandbox.find_user("contoso.com", "pat.recruiter@contoso.com")
+    assert pat is not None
+    return [e for e in pat.events if e.transaction_id == transaction]
+
+
+def test_a_slow_write_is_applied_though_the_client_gave_up_and_its_retry_is_the_same_event(
+    ms_graph: httpx.Client, ms_sandbox: MicrosoftSandbox
+) -> None:
+    """Graph can apply a write whose answer times out: the retry must not make a second."""
+    transaction = f"slow-{time.time_ns()}"
+    put = ms_graph.put(
+        "/_control/tenants/contoso.com/faults",
+        json={"slow_rate": 1.0, "slow_ms": 600, "slow_write_applied": 1.0},
+    )
+    assert put.json()["slow_ms"] == 600
+    with pytest.raises(httpx.ReadTimeout):
+        ms_graph.post(
+            "/graph/v1.0/users/pat.recruiter@contoso.com/events",
+            json=_meeting(transaction),
+            timeout=0.2,
+        )
+    (applied,) = _with_transaction(ms_sandbox, transaction)
+    ms_sandbox.set_faults("contoso.com", slow_rate=0.0)
+    retry = ms_graph.post(
+        "/graph/v1.0/users/pat.recruiter@contoso.com/events", json=_meeting(transaction)
+    )
+    assert retry.status_code == 201 and retry.json()["id"] == applied.id
+    assert [m.kind for m in ms_sandbox.invitations("contoso.com", event_id=applied.id)] == [
+        "request"
+    ], "the candidate is invited once"
+
+
+def test_a_slow_write_the_gateway_dropped_answers_504_late_and_writes_nothing(
+    ms_graph: httpx.Client, ms_sandbox: MicrosoftSandbox
+) -> None:
+    transaction = f"dropped-{time.time_ns()}"
+    ms_sandbox.set_faults("contoso.com", slow_rate=1.0, slow_ms=300, slow_write_applied=0.0)
+    started = time.perf_counter()
+    late = ms_graph.post(
+        "/graph/v1.0/users/pat.recruiter@contoso.com/events", json=_meeting(transaction)
+    )
+    assert time.perf_counter() - started >= 0.3
+    assert late.status_code == 504 and late.json()["error"]["code"] == "GatewayTimeout"
+    validate_response("POST", "/users/{user-id}/events", 504, late.json())
+    assert _with_transaction(ms_sandbox, transaction) == [], "nothing was written"
+
+
+def test_a_slow_read_answers_late_but_right(
+    ms_graph: httpx.Client, ms_sandbox: MicrosoftSandbox
+) -> None:
+    ms_sandbox.set_faults("contoso.com", slow_rate=1.0, slow_ms=250, slow_write_applied=0.0)
+    started = time.perf_counter()
+    response = ms_graph.get("/graph/v1.0/users?$top=1")
+    assert time.perf_counter() - started >= 0.25
+    assert response.status_code == 200 and len(response.json()["value"]) == 1
+
+
+def test_slow_settings_are_checked_like_the_other_rates(ms_http: httpx.Client) -> None:
+    response = ms_http.put("/_control/tenants/contoso.com/faults", json={"slow_rate": 1.5})
+    assert response.status_code == 400

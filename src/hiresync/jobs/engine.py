@@ -50,9 +50,12 @@ async def defer_in_transaction(
     """
     args = options.pop("args", {})
     task = app.tasks[f"hiresync:{task_name}"]
-    connection = await raw_connection(session)
     try:
         async with session.begin_nested():
+            # Asked for inside the block: SQLAlchemy emits the SAVEPOINT only when the
+            # session next uses its connection, and a refused insert must roll back to it
+            # rather than abort the caller's whole transaction.
+            connection = await raw_connection(session)
             return await task.configure(connection=connection, **options).defer_async(**args)
     except AlreadyEnqueued:
         return None

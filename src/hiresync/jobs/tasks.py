@@ -14,6 +14,8 @@ from typing import Any
 
 import structlog
 from procrastinate import Blueprint, JobContext, RetryStrategy
+from procrastinate.exceptions import UniqueViolation
+from procrastinate.jobs import Status
 
 log = structlog.get_logger(__name__)
 
@@ -77,7 +79,14 @@ async def retry_stalled_jobs(context: JobContext, timestamp: int) -> None:
     for job in await manager.get_stalled_jobs(seconds_since_heartbeat=30):
         if job.id == context.job.id:
             continue
-        await manager.retry_job(job, retry_at=datetime.now(UTC) + timedelta(seconds=1))
+        try:
+            await manager.retry_job(job, retry_at=datetime.now(UTC) + timedelta(seconds=1))
+        except UniqueViolation:
+            # A newer job with the same queueing lock is already waiting and does the
+            # same work: the dead one is closed instead of blocking its lock forever.
+            await manager.finish_job(job, status=Status.FAILED, delete_job=False)
+            log.warning("stalled job superseded", job_id=job.id, task=job.task_name)
+            continue
         log.warning("stalled job retried", job_id=job.id, task=job.task_name)
 
 

@@ -4,7 +4,9 @@ Each call goes through, in order: route match (case-insensitive, like Graph) →
 (401 ``InvalidAuthenticationToken``) → permission from the tenant's *current* consent
 (403) → statistics → injected faults (fail-next, throttle, unavailable) → Outlook's
 per-app-per-mailbox concurrency limit (429 ``ApplicationThrottled``) → latency → handler →
-for writes, the "committed but the response was lost" fault (``drop_response_after_commit_next``).
+for writes, the "committed but the response was lost" fault (``drop_response_after_commit_next``)
+→ for a call drawn slow (``slow_rate``), ``slow_ms`` more before the answer; a slow write is
+applied or, at ``1 - slow_write_applied``, dropped by the gateway (a late 504, nothing written).
 """
 
 from __future__ import annotations
@@ -292,7 +294,7 @@ class GraphFrontDoor:
             return injected
         if mailbox is None or faults.mailbox_concurrency is None:
             await self._sleep(faults.latency_ms)
-            return self._deliver(call, route, stat_key, await route.handler(call))
+            return await self._answer(call, route, stat_key)
         slot = f"{call.claims.get('appid')}|{stat_key}"
         in_flight = sandbox.stats.in_flight
         if in_flight[slot] >= faults.mailbox_concurrency:
@@ -309,9 +311,24 @@ class GraphFrontDoor:
         peak[stat_key] = max(peak.get(stat_key, 0), in_flight[slot])
         try:
             await self._sleep(faults.latency_ms)
-            return self._deliver(call, route, stat_key, await route.handler(call))
+            return await self._answer(call, route, stat_key)
         finally:
             in_flight[slot] -= 1
+
+    async def _answer(self, call: GraphCall, route: GraphRoute, stat_key: str) -> Response:
+        """The handler's answer, late for a call drawn slow. The mailbox stays busy while it
+        waits (Outlook counts the request until it ends), and the server carries on when the
+        client has given up, as a real one does."""
+        faults = call.tenant.faults
+        slow = bool(faults.slow_rate) and self.sandbox.random.random() < faults.slow_rate
+        if not slow:
+            return self._deliver(call, route, stat_key, await route.handler(call))
+        if route.writes and self.sandbox.random.random() >= faults.slow_write_applied:
+            await self._sleep(faults.slow_ms)
+            return graph_error(call.request, 504, "GatewayTimeout", "The operation has timed out.")
+        response = self._deliver(call, route, stat_key, await route.handler(call))
+        await self._sleep(faults.slow_ms)
+        return response
 
     def _injected_fault(self, call: GraphCall, stat_key: str) -> Response | None:
         faults, rng, request = call.tenant.faults, self.sandbox.random, call.request

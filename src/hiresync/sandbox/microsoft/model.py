@@ -39,6 +39,13 @@ class Faults:
     # (504) answers with Graph's error body instead.
     drop_response_after_commit_next: int = 0
     drop_response_status: int = 0
+    # Timeouts: a call drawn at ``slow_rate`` answers ``slow_ms`` late (set it past the
+    # client's timeout, and the client gives up first). A slow *write* is applied, its late
+    # answer the handler's, with probability ``slow_write_applied``; otherwise Graph's
+    # gateway gave up before the mailbox got it: a late 504 and nothing written.
+    slow_rate: float = 0.0
+    slow_ms: int = 0
+    slow_write_applied: float = 0.5
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial update (from Python or the control API), validating names and types."""
