@@ -11,8 +11,13 @@ an edited template may read the variables listed in ``VARIABLES`` and nothing el
 attribute games, no mutation), HTML is autoescaped, and a template that does not compile
 or that uses a variable we do not provide is refused with a ``TemplateError`` naming
 the template and the line, when it is saved (``check_template``) as well as when it is
-used. Notes for interviewers are not a field of ``InvitationContext`` at all: no
-template, default or edited, can put them in a candidate's mailbox.
+used. The sandbox is also bounded (``services.template_sandbox``): a template that would
+build too big a value, loop or call too often, write too much or take too long is a
+``TemplateError`` too, so it is refused when saved (the check renders it) and, should
+it cross a bound only on a real interview's values, the e-mail goes out in the default
+templates instead (``services.candidate_mail``). Notes for interviewers are not a field
+of ``InvitationContext`` at all: no template, default or edited, can put them in a
+candidate's mailbox.
 
 The message has the shape Google Calendar and Outlook send and expect::
 
@@ -45,7 +50,6 @@ from urllib.parse import urlsplit
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2 import Template as JinjaTemplate
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from hiresync.domain.interviews import Meeting
 from hiresync.providers.email.ical import (
@@ -56,6 +60,7 @@ from hiresync.providers.email.ical import (
     uid_for,
     zone_info,
 )
+from hiresync.services import template_sandbox
 
 Kind = Literal["invitation", "update", "cancellation"]
 KINDS: tuple[Kind, ...] = ("invitation", "update", "cancellation")
@@ -207,8 +212,8 @@ def event_description(context: InvitationContext) -> str:
 # -- templates -----------------------------------------------------------------------------
 
 
-def _environment(html: bool) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
+def _environment(html: bool) -> template_sandbox.BoundedSandbox:
+    return template_sandbox.BoundedSandbox(
         autoescape=html,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -256,6 +261,10 @@ def compile_template(name: str, source: str) -> JinjaTemplate:
         code = env.compile(tree, name=name, filename=name)
     except TemplateSyntaxError as exc:
         raise TemplateError(name, exc.message or "syntax error", exc.lineno) from exc
+    except TemplateError:
+        raise
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number; 5,000 nested "("
+        raise TemplateError(name, f"cannot be compiled: {exc}") from exc
     return env.template_class.from_code(env, code, env.make_globals(None))
 
 
@@ -266,10 +275,11 @@ def _template_line(name: str, exc: BaseException) -> int | None:
 
 
 def render_template(name: str, source: str, variables: Mapping[str, Any]) -> str:
-    """One template rendered, any failure as a ``TemplateError`` with its line."""
+    """One template rendered within the bounds of ``services.template_sandbox``, any
+    failure (a bound crossed included) as a ``TemplateError`` with its line."""
     template = compile_template(name, source)
     try:
-        return template.render(variables)
+        return template_sandbox.render(template, variables)
     except Exception as exc:  # a sandbox refusal, undefined attribute, bad filter call...
         raise TemplateError(name, str(exc), _template_line(name, exc)) from exc
 

@@ -24,7 +24,7 @@ from hiresync.api.v1.interview_schemas import (
     RescheduleIn,
 )
 from hiresync.domain.interviews import Meeting, MeetingType
-from hiresync.services import interview_settings, interviews, responses
+from hiresync.services import interview_edits, interview_settings, interviews, responses
 from hiresync.services.errors import InvalidInput
 from hiresync.services.freebusy import PersonRef
 from hiresync.store.tables import Candidate, Interview
@@ -71,7 +71,7 @@ def _new(body: InterviewIn) -> interviews.NewInterview:
 CLEARABLE = frozenset({"location", "notes_for_interviewers", "message_to_candidate"})
 
 
-def _changes(body: InterviewPatch) -> interviews.InterviewChanges:
+def _changes(body: InterviewPatch) -> interview_edits.InterviewChanges:
     """Merge-patch semantics: left out is kept; null clears what may be empty, and is
     refused (with the way to keep it) for the rest."""
     given = body.model_fields_set
@@ -86,7 +86,7 @@ def _changes(body: InterviewPatch) -> interviews.InterviewChanges:
         interviews.CandidateIn(**body.candidate.model_dump()) if body.candidate else None
     )
     texts = {name: getattr(body, name) or "" for name in CLEARABLE & given}
-    return interviews.InterviewChanges(
+    return interview_edits.InterviewChanges(
         title=body.title,
         candidate=candidate,
         interviewers=None
@@ -212,7 +212,9 @@ async def edit_interview(
     change; a sent one keeps its organizer and candidate (409), and its attendees get an
     update of the same event for anything they see. Changing nothing changes nothing."""
     changes = _changes(body)
-    await interviews.edit(runtime, session, org, interview_id, changes, ACTOR, datetime.now(UTC))
+    await interview_edits.edit(
+        runtime, session, org, interview_id, changes, ACTOR, datetime.now(UTC)
+    )
     return await _answer(session, org, interview_id)
 
 
@@ -236,7 +238,7 @@ async def reschedule_interview(
     """Move a sent interview: the same event moves and the attendees get an update."""
     current = await interviews.load(session, org, interview_id)
     change = (body.start, body.end, body.time_zone or current.time_zone)
-    await interviews.reschedule(
+    await interview_edits.reschedule(
         runtime, session, org, interview_id, change, ACTOR, datetime.now(UTC)
     )
     return await _answer(session, org, interview_id)
