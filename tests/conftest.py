@@ -25,6 +25,8 @@ from hiresync.api.app import create_app
 from hiresync.config import Settings
 from hiresync.sandbox.microsoft import MicrosoftSandbox
 from hiresync.sandbox.microsoft import create_app as sandbox_app
+from hiresync.sandbox.zoom import DEMO_WEBHOOK_SECRET, ZoomSandbox
+from hiresync.sandbox.zoom import create_app as zoom_sandbox_app
 from hiresync.services import apikeys, team
 from hiresync.store import migrate
 from hiresync.store.db import Database
@@ -65,11 +67,20 @@ class Stack:
     settings: Settings
     sandbox: MicrosoftSandbox
     database_uri: str
+    zoom: ZoomSandbox | None = None
 
 
 @pytest.fixture(scope="session")
 def sandbox() -> MicrosoftSandbox:
     return MicrosoftSandbox.seeded()
+
+
+@pytest.fixture(scope="session")
+def zoom_sandbox() -> ZoomSandbox:
+    """Zoom, emulated; its webhooks are delivered when a test asks (``deliver_webhooks``)."""
+    zoom = ZoomSandbox.seeded()
+    zoom.limits.webhook_delivery = "manual"
+    return zoom
 
 
 class MailDrop:
@@ -102,6 +113,7 @@ def stack_settings(
     data_dir: Path,
     sandbox: MicrosoftSandbox,
     smtp_port: int = 0,
+    zoom: ZoomSandbox | None = None,
 ) -> Settings:
     key = base64.b64encode(os.urandom(32)).decode()
     return Settings(
@@ -121,6 +133,11 @@ def stack_settings(
         smtp_starttls=False,
         mail_from="interviews@hiresync.test",
         mail_from_name="Acme Hiring",
+        zoom_client_id=zoom.demo_client_id if zoom else "",
+        zoom_client_secret=zoom.demo_client_secret if zoom else "",
+        zoom_oauth_url=f"{base}/sandbox/zoom",
+        zoom_api_url=f"{base}/sandbox/zoom",
+        zoom_webhook_secret=DEMO_WEBHOOK_SECRET if zoom else "",
     )
 
 
@@ -130,14 +147,24 @@ def stack(
     sandbox: MicrosoftSandbox,
     tmp_path_factory: pytest.TempPathFactory,
     mail_drop: tuple[MailDrop, int],
+    zoom_sandbox: ZoomSandbox,
 ) -> Iterator[Stack]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     data_dir = tmp_path_factory.mktemp("data")
-    settings = stack_settings(base, database_uri, data_dir, sandbox, smtp_port=mail_drop[1])
-    app = create_app(settings, mounts={"/sandbox/microsoft": sandbox_app(sandbox)})
+    settings = stack_settings(
+        base, database_uri, data_dir, sandbox, smtp_port=mail_drop[1], zoom=zoom_sandbox
+    )
+    zoom_sandbox.configure_webhooks(f"{base}/webhooks/zoom", DEMO_WEBHOOK_SECRET)
+    app = create_app(
+        settings,
+        mounts={
+            "/sandbox/microsoft": sandbox_app(sandbox),
+            "/sandbox/zoom": zoom_sandbox_app(zoom_sandbox),
+        },
+    )
     with serve_in_thread(app, port=port) as url:
-        yield Stack(url, settings, sandbox, database_uri)
+        yield Stack(url, settings, sandbox, database_uri, zoom_sandbox)
 
 
 @pytest.fixture(scope="session")

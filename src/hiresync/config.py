@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     microsoft_max_concurrency: int = 16
     microsoft_timeout_seconds: float = 30.0
 
+    # Zoom (user-managed OAuth app): each team member connects their own Zoom account.
+    zoom_client_id: str = ""
+    zoom_client_secret: str = ""
+    zoom_oauth_url: str = "https://zoom.us"  # /oauth/authorize, /oauth/token, /oauth/revoke
+    zoom_api_url: str = "https://api.zoom.us"  # REST under /v2
+    zoom_webhook_secret: str = ""  # the app's "secret token" that signs its webhooks
+    zoom_timeout_seconds: float = 30.0
+
     # Jobs: serve/demo run a worker in-process unless told not to.
     run_worker: bool = True
     directory_refresh_minutes: int = 60
@@ -67,7 +75,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
 
-    @field_validator("base_url", "microsoft_login_url", "microsoft_graph_url")
+    @field_validator(
+        "base_url", "microsoft_login_url", "microsoft_graph_url", "zoom_oauth_url", "zoom_api_url"
+    )
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")

@@ -69,13 +69,16 @@ def demo(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Run everything (server, worker, Microsoft sandbox) on the embedded database, seeded."""
+    """Run everything (server, worker, Microsoft and Zoom sandboxes) on the embedded database,
+    seeded."""
     import uvicorn
 
     from hiresync.api.app import create_app
     from hiresync.runtime import Runtime
     from hiresync.sandbox.microsoft import MicrosoftSandbox
     from hiresync.sandbox.microsoft import create_app as sandbox_app
+    from hiresync.sandbox.zoom import DEMO_WEBHOOK_SECRET, ZoomSandbox
+    from hiresync.sandbox.zoom import create_app as zoom_app
     from hiresync.services import demo as demo_seed
     from hiresync.store import migrate
 
@@ -87,6 +90,10 @@ def demo(
     s.microsoft_graph_url = f"{s.base_url}/sandbox/microsoft/graph"
     s.microsoft_client_id = sandbox.demo_client_id
     s.microsoft_client_secret = sandbox.demo_client_secret
+    zoom = ZoomSandbox.seeded(webhook_url=f"{s.base_url}/webhooks/zoom")
+    s.zoom_oauth_url = s.zoom_api_url = f"{s.base_url}/sandbox/zoom"
+    s.zoom_client_id, s.zoom_client_secret = zoom.demo_client_id, zoom.demo_client_secret
+    s.zoom_webhook_secret = DEMO_WEBHOOK_SECRET
     runtime = Runtime.build(s)
     migrate.upgrade(runtime.db.uri)
     people, admin = _team_from_sandbox(sandbox)
@@ -101,7 +108,9 @@ def demo(
 
     login = asyncio.run(seed())
     _banner(s.base_url, login, sandbox)
-    application = create_app(s, mounts={"/sandbox/microsoft": sandbox_app(sandbox)})
+    application = create_app(
+        s, mounts={"/sandbox/microsoft": sandbox_app(sandbox), "/sandbox/zoom": zoom_app(zoom)}
+    )
     uvicorn.run(application, host=host, port=port, log_level="warning", proxy_headers=True)
 
 
@@ -118,4 +127,5 @@ def _banner(base_url: str, login: object, sandbox: object) -> None:
         kind = "Microsoft 365 admin" if account.is_admin else "not an admin"
         out.print(f"  · {account.user_principal_name:<34} {kind:<20} {account.tenant_name}")
     out.print(f"Sandbox: {base_url}/sandbox/microsoft/   API docs: {base_url}/docs")
+    out.print(f"Zoom sandbox: {base_url}/sandbox/zoom/")
     out.rule()

@@ -104,6 +104,118 @@ class EventWriter(Protocol):
 TokenGetter = Callable[[bool], Awaitable[str]]
 
 
+# -- video meetings (Zoom now; Teams is made with the calendar event; Meet later) ---------
+
+
+@dataclass(frozen=True)
+class MeetingRequest:
+    """An interview's video meeting, in provider-neutral terms.
+
+    ``key`` is our id for it, stored where the provider keeps it (Zoom has no idempotency
+    key and no custom property: the agenda's last line), so that a meeting whose creation
+    outlived a crash is found again (``find``), never created twice."""
+
+    key: str
+    topic: str
+    start: datetime
+    end: datetime
+    time_zone: str
+    agenda: str = ""
+
+
+@dataclass(frozen=True)
+class MeetingDetails:
+    """A meeting as the provider holds it: what goes into every invitation."""
+
+    meeting_id: str
+    join_url: str
+    passcode: str | None = None
+    host_email: str | None = None
+    start: datetime | None = None
+    duration_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class MeetingHost:
+    """The connected account that hosts the meetings, with the plan limits hiresync checks
+    before they bite (a Basic Zoom account's 40 minutes; a Pro host's one meeting at a
+    time). None means no limit known."""
+
+    user_id: str
+    account_id: str
+    email: str
+    display_name: str
+    time_zone: str | None = None
+    licensed: bool = False
+    max_minutes: int | None = None
+    concurrent_meetings: int | None = None
+
+
+@runtime_checkable
+class MeetingProvider(Protocol):
+    """Creates one meeting per interview on one user's account, exactly once."""
+
+    async def host(self) -> MeetingHost:
+        """Who the token belongs to, and their plan's limits."""
+        ...
+
+    async def find(self, key: str) -> MeetingDetails | None:
+        """The upcoming meeting carrying our ``key``, if one exists."""
+        ...
+
+    async def get(self, meeting_id: str) -> MeetingDetails | None:
+        """The meeting as it stands, or None if it was deleted."""
+        ...
+
+    async def create(self, request: MeetingRequest) -> MeetingDetails: ...
+
+    async def update(self, meeting_id: str, request: MeetingRequest) -> MeetingDetails: ...
+
+    async def delete(self, meeting_id: str) -> None:
+        """Delete it; a meeting already gone counts as deleted."""
+        ...
+
+
+@dataclass(frozen=True)
+class UserTokens:
+    """What a user-managed OAuth grant gives: Zoom rotates ``refresh_token`` on every
+    refresh (the old one dies), so the caller stores the new pair at once."""
+
+    access_token: str
+    refresh_token: str
+    expires_at: datetime
+    scope: str = ""
+
+
+@runtime_checkable
+class MeetingAccounts(Protocol):
+    """A meeting provider's per-user OAuth (authorization code with PKCE) and its API."""
+
+    provider: str
+
+    def authorization_url(self, redirect_uri: str, state: str, code_verifier: str) -> str:
+        """Where to send the user; PKCE S256 is derived from ``code_verifier``."""
+        ...
+
+    async def exchange_code(self, code: str, redirect_uri: str, code_verifier: str) -> UserTokens:
+        """Tokens for the code the callback received (AuthRevoked/BadRequest on refusal)."""
+        ...
+
+    async def refresh(self, refresh_token: str) -> UserTokens:
+        """New tokens; AuthRevoked when the grant is gone (revoked, expired, reused)."""
+        ...
+
+    async def revoke(self, access_token: str) -> None:
+        """End the user's authorization of the app; one already gone counts as revoked."""
+        ...
+
+    def meetings(self, get_token: TokenGetter) -> MeetingProvider:
+        """The API on behalf of the user whose token ``get_token`` gives."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
 class ConsentStatus(StrEnum):
     GRANTED = "granted"
     NOT_ADMIN = "not_admin"
