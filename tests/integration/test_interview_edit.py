@@ -327,3 +327,23 @@ def test_switching_the_candidate_to_email_sends_them_one_invitation_and_takes_th
 
     back = patch(team, view["id"], candidate_invitations="calendar")
     assert back.status_code == 409 and "second copy" in back.json()["error"]["message"]
+
+
+def test_moving_a_sent_teams_interview_to_another_meeting_says_outlook_keeps_the_teams_link(
+    team: Any, stack: Any
+) -> None:
+    made = interview(team, 36, confirm=True, meeting={"type": "teams"})
+    view = wait_synced(team, made["id"], 1)
+    assert view["meeting"]["url"], "the calendar made a Teams meeting with the event"
+    answer = patch(
+        team, view["id"], meeting={"type": "custom_link", "url": "https://meet.example.com/xyz"}
+    )
+    assert answer.status_code == 200, answer.text
+    meeting = answer.json()["meeting"]
+    assert meeting["type"] == "custom_link" and meeting["url"] == "https://meet.example.com/xyz"
+    assert "Teams link" in (meeting["problem"] or ""), "the recruiter is told what stays"
+    event_id = wait_synced(team, view["id"], 2)["calendars"][0]["event_id"]
+    olga = stack.sandbox.find_mailbox(CONTOSO_ID, team.people["olga"])
+    (event,) = [e for e in olga.events if e.id == event_id]
+    assert "https://meet.example.com/xyz" in event.body
+    assert event.is_online_meeting and event.online_meeting, "Outlook kept the Teams meeting"

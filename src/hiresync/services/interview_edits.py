@@ -359,6 +359,8 @@ async def _apply(session: AsyncSession, interview: Interview, diff: _Diff) -> No
         interview.organizer_user_id, interview.organizer_mailbox = values["organizer"]
     if "meeting" in values:
         _set_meeting(interview, values["meeting"])
+        if diff.before["meeting"].get("type") == MeetingType.TEAMS.value:
+            _kept_teams_link(interview)
     people = values.get("interviewers")
     kept = await _remove_interviewers(session, interview, people)
     if "candidate" in values:
@@ -402,6 +404,19 @@ async def _set_candidate(session: AsyncSession, interview: Interview, candidate:
     else:
         row.name, row.email, row.email_key = candidate.name, candidate.email, candidate.email_key
     await session.flush()
+
+
+def _kept_teams_link(interview: Interview) -> None:
+    """Outlook keeps an online meeting once made: Graph ignores ``isOnlineMeeting`` after
+    it is set (docs: "the meeting remains available online"). A sent interview moved away
+    from Teams therefore still shows the Teams link beside the new details; say so."""
+    if interview.status == "draft" or interview.meeting_type == MeetingType.TEAMS.value:
+        return
+    interview.meeting_problem = (
+        "Outlook keeps the Teams meeting it already made for this interview, so the "
+        "invitation still shows a Teams link beside the new meeting details. To remove "
+        "it, cancel this interview and create a new one."
+    )
 
 
 def _set_meeting(interview: Interview, meeting: Meeting) -> None:
