@@ -10,7 +10,7 @@ import procrastinate
 import structlog
 
 from hiresync.config import Settings
-from hiresync.providers.base import CompanyCalendar
+from hiresync.providers.base import CompanyCalendar, MeetingAccounts
 from hiresync.services.tokens import TokenMemo
 from hiresync.store.crypto import (
     Keyring,
@@ -40,6 +40,7 @@ class Runtime:
     keyring: Keyring
     jobs: procrastinate.App
     calendars: dict[str, CompanyCalendar] = field(default_factory=dict)
+    meeting_accounts: dict[str, MeetingAccounts] = field(default_factory=dict)
     tokens: TokenMemo = field(default_factory=dict)  # access tokens read, by connection
 
     @classmethod
@@ -47,6 +48,7 @@ class Runtime:
         """Everything but network connections: those open in ``start``."""
         from hiresync.jobs.engine import build_job_app
         from hiresync.providers.microsoft.company import MicrosoftCompanyCalendar
+        from hiresync.providers.zoom import ZoomAccounts
 
         uri = uri or resolve_database_uri(settings)
         runtime = cls(
@@ -56,10 +58,14 @@ class Runtime:
             jobs=build_job_app(uri),
         )
         runtime.calendars["microsoft"] = MicrosoftCompanyCalendar.from_settings(settings)
+        runtime.meeting_accounts["zoom"] = ZoomAccounts.from_settings(settings)
         return runtime
 
     def calendar(self, provider: str) -> CompanyCalendar:
         return self.calendars[provider]
+
+    def meeting_provider(self, provider: str) -> MeetingAccounts:
+        return self.meeting_accounts[provider]
 
     async def start(self) -> None:
         await self.jobs.open_async()
@@ -67,5 +73,7 @@ class Runtime:
     async def close(self) -> None:
         for calendar in self.calendars.values():
             await calendar.aclose()
+        for accounts in self.meeting_accounts.values():
+            await accounts.aclose()
         await self.jobs.close_async()
         await self.db.dispose()

@@ -64,6 +64,13 @@ async def send_candidate_email(context: JobContext, email_id: str) -> None:
     await candidate_mail.deliver(_runtime(context), uuid.UUID(email_id))
 
 
+async def send_notification_email(context: JobContext, notification_id: str) -> None:
+    """A team member's notification by e-mail; transient SMTP failures are retried."""
+    from hiresync.services import notifications
+
+    await notifications.deliver(_runtime(context), uuid.UUID(notification_id))
+
+
 async def refresh_all_directories(context: JobContext, timestamp: int) -> None:
     """Queue a directory refresh for each connection whose copy is older than the setting,
     so people added to the directory are matched without anyone asking."""
@@ -98,6 +105,9 @@ def build_blueprint() -> Blueprint:
     bp.task(name="deliver_webhook", pass_context=True)(deliver_webhook)
     bp.task(name="send_candidate_email", pass_context=True, retry=_PROVIDER_RETRY)(
         send_candidate_email
+    )
+    bp.task(name="send_notification_email", pass_context=True, retry=_PROVIDER_RETRY)(
+        send_notification_email
     )
     # Periodic tasks are deferred once per tick across all workers (Procrastinate
     # de-duplicates them in the database); the queueing lock keeps backlogs at one.

@@ -144,7 +144,13 @@ class MatchReport:
 
 
 async def report(session: AsyncSession, org_id: uuid.UUID) -> MatchReport:
-    """Who is matched, which team members are not, and which directory people are not."""
+    """Who is matched, which team members are not, and which directory people are not.
+
+    The directory is read before the matches: each statement sees the latest commit, and a
+    refresh stores both at once, so a report read while the first refresh commits shows
+    an empty directory (still loading), never a full one with nobody matched."""
+    connection = await live_connection(session, org_id)
+    entries = await _entries(session, connection) if connection else []
     users = list(
         await session.scalars(
             select(User).where(User.organization_id == org_id).order_by(User.name)
@@ -156,8 +162,6 @@ async def report(session: AsyncSession, org_id: uuid.UUID) -> MatchReport:
             select(DirectoryMatch).where(DirectoryMatch.organization_id == org_id)
         )
     }
-    connection = await live_connection(session, org_id)
-    entries = await _entries(session, connection) if connection else []
     taken = {m.entry_id for m in matches.values()}
     return MatchReport(
         matched=[(u, matches[u.id]) for u in users if u.id in matches],

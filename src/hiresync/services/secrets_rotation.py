@@ -9,9 +9,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from hiresync.runtime import Runtime
+from hiresync.services.meeting_accounts import state_context, token_context
 from hiresync.services.webhooks import secret_context
-from hiresync.store.crypto import save_keyring
-from hiresync.store.tables import Credential, WebhookEndpoint
+from hiresync.store.crypto import Keyring, save_keyring
+from hiresync.store.tables import Credential, MeetingAccount, OAuthState, WebhookEndpoint
 
 
 def _context(row: Credential) -> str:
@@ -40,7 +41,28 @@ async def reseal_all(runtime: Runtime) -> int:
             )
             endpoint.key_id = ring.active
             changed += 1
+        for account in await session.scalars(select(MeetingAccount).with_for_update()):
+            if account.key_id in (None, ring.active):
+                continue  # no tokens (disconnected), or already under the active key
+            for kind in ("access", "refresh"):
+                column = f"{kind}_sealed"
+                sealed = getattr(account, column)
+                if sealed:
+                    setattr(account, column, _reseal(ring, sealed, token_context(account.id, kind)))
+            account.key_id = ring.active
+            changed += 1
+        for state in await session.scalars(select(OAuthState).with_for_update()):
+            if state.key_id == ring.active:
+                continue
+            context = state_context(state.state_hash)
+            state.verifier_sealed = _reseal(ring, state.verifier_sealed, context)
+            state.key_id = ring.active
+            changed += 1
     return changed
+
+
+def _reseal(ring: Keyring, sealed: str, context: str) -> str:
+    return ring.seal(ring.open(sealed, context=context), context=context)
 
 
 async def rotate(runtime: Runtime) -> int:

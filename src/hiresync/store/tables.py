@@ -418,3 +418,169 @@ class EmailTemplate(Base):
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
     updated_by: Mapped[str] = mapped_column(String(320))  # a user's e-mail, or "api"
+
+
+class MeetingAccount(Base):
+    """One team member's own video-meeting account (Zoom), connected by user-managed OAuth.
+
+    The tokens are sealed (``key_id`` names the key); Zoom rotates the refresh token on every
+    refresh, so both are rewritten together under this row's lock (services.meeting_accounts).
+    A live row (status other than disconnected) is unique per provider login across every
+    organization ("one Zoom login, one hiring account") and per (organization, user)."""
+
+    __tablename__ = "meeting_accounts"
+    __table_args__ = (
+        Index(
+            "uq_meeting_accounts_one_live_login",
+            "provider",
+            "external_user_id",
+            unique=True,
+            postgresql_where="status <> 'disconnected'",
+        ),
+        Index(
+            "uq_meeting_accounts_one_live_per_user",
+            "organization_id",
+            "user_id",
+            "provider",
+            unique=True,
+            postgresql_where="status <> 'disconnected'",
+        ),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(20))
+    # The host profile: cleared when the connection ends (the user's Zoom data is deleted).
+    external_user_id: Mapped[str | None] = mapped_column(String(100))
+    external_account_id: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(320))
+    display_name: Mapped[str | None] = mapped_column(String(300))
+    licensed: Mapped[bool | None] = mapped_column(Boolean)
+    max_minutes: Mapped[int | None] = mapped_column(Integer)
+    concurrent_meetings: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))  # active | reconnect_needed | disconnected
+    access_sealed: Mapped[str | None] = mapped_column(Text)
+    refresh_sealed: Mapped[str | None] = mapped_column(Text)
+    key_id: Mapped[str | None] = mapped_column(String(40))
+    access_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    connected_at: Mapped[datetime] = _created()
+    disconnected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class OAuthState(Base):
+    """One user-managed OAuth attempt: a single-use ``state`` (only its hash is stored) bound
+    to the user and browser that started it, with its sealed PKCE verifier."""
+
+    __tablename__ = "oauth_states"
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
+    )
+    provider: Mapped[str] = mapped_column(String(20))
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    verifier_sealed: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PreapprovalRequest(Base):
+    """A team member's request that their Zoom admin pre-approve the app; at most one open
+    request per member and provider."""
+
+    __tablename__ = "preapproval_requests"
+    __table_args__ = (
+        Index(
+            "uq_preapproval_requests_one_open",
+            "organization_id",
+            "user_id",
+            "provider",
+            unique=True,
+            postgresql_where="status = 'requested'",
+        ),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
+    )
+    provider: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # requested | approved
+    source: Mapped[str] = mapped_column(String(20), default="hiresync")  # hiresync | zoom
+    requested_at: Mapped[datetime] = _created()
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The admin who marked it approved; None when connecting closed it.
+    approved_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+
+class Notification(Base):
+    """A message to one team member, shown in the app and, when SMTP is set up, e-mailed
+    (``email_status``: none | pending | sent | failed)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_created", "user_id", "created_at"),)
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    email_status: Mapped[str] = mapped_column(String(20), default="none")
+    email_error: Mapped[str | None] = mapped_column(Text)
+
+
+class InboundWebhookSignature(Base):
+    """Signatures of inbound webhooks accepted within the timestamp window, so a replay is
+    refused by every server process. Checked before the sender's organization is known, so
+    not organization-scoped; rows older than the window are pruned."""
+
+    __tablename__ = "inbound_webhook_signatures"
+    __table_args__ = (
+        UniqueConstraint("provider", "signature", name="uq_inbound_webhook_signatures_sig"),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    provider: Mapped[str] = mapped_column(String(20))
+    signature: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+
+
+class MeetingEvent(Base):
+    """A change made in the provider (``meeting.updated``/``meeting.deleted``), recorded as
+    received for the interviews to catch up with. The organization is that of the live
+    connection of the meeting's host, when one is known. ``body_hash`` makes a redelivery of
+    the same event (Zoom re-signs retries) a no-op."""
+
+    __tablename__ = "meeting_events"
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(20))
+    event: Mapped[str] = mapped_column(String(60))
+    meeting_id: Mapped[str] = mapped_column(String(100), index=True)
+    external_user_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # event_ts
+    body_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    received_at: Mapped[datetime] = _created()
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -347,13 +347,20 @@ async def availability(
 
 def install(app: FastAPI) -> None:
     # These import this module's helpers, so not at the top.
-    from hiresync.web import interview_edit_pages, interview_pages, scheduling, template_pages
+    from hiresync.web import (
+        connected_apps,
+        interview_edit_pages,
+        interview_pages,
+        scheduling,
+        template_pages,
+    )
 
     app.include_router(router)
     app.include_router(scheduling.router)
     app.include_router(interview_pages.router)
     app.include_router(interview_edit_pages.router)
     app.include_router(template_pages.router)
+    app.include_router(connected_apps.router)
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
 
     @app.exception_handler(LoginRequired)
