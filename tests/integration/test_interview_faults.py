@@ -184,7 +184,8 @@ class Workers:
         exe = Path(sys.executable).with_name("hiresync")
         self.proc = subprocess.Popen(
             [str(exe), "worker", "--concurrency", "8", "--name", f"faults-{self.started}"],
-            env=self.stack.env,
+            # Unbuffered: a SIGKILL must not take the log lines that say which faults it met.
+            env={**self.stack.env, "PYTHONUNBUFFERED": "1"},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -167,9 +167,11 @@ def plan_edit(status: InterviewStatus, changed: frozenset[str]) -> EditPlan | No
 
 
 class MeetingType(StrEnum):
-    """Where the interview happens. Zoom and Google Meet plug in here with their issues."""
+    """Where the interview happens. Teams and Zoom links are made by hiresync (Teams with
+    the calendar event, Zoom on the host's own account); the others are given by hand."""
 
     TEAMS = "teams"
+    ZOOM = "zoom"
     PHONE = "phone"
     IN_PERSON = "in_person"
     CUSTOM_LINK = "custom_link"
@@ -200,6 +202,10 @@ class Meeting:
         if self.address:
             lines.append(f"Address: {self.address}")
         return lines
+
+
+# Meeting types whose link the provider makes (never typed in, kept across edits).
+GENERATED_MEETINGS = frozenset({MeetingType.TEAMS, MeetingType.ZOOM})
 
 
 class AttendeeRole(StrEnum):

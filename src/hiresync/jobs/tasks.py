@@ -71,6 +71,14 @@ async def send_notification_email(context: JobContext, notification_id: str) -> 
     await notifications.deliver(_runtime(context), uuid.UUID(notification_id))
 
 
+async def apply_meeting_events(context: JobContext) -> None:
+    """Meetings changed or deleted in Zoom, said on their interviews (services.meeting_push)."""
+    from hiresync.services import meeting_push
+
+    applied = await meeting_push.apply_events(_runtime(context))
+    log.info("meeting events applied", applied=applied)
+
+
 async def refresh_all_directories(context: JobContext, timestamp: int) -> None:
     """Queue a directory refresh for each connection whose copy is older than the setting,
     so people added to the directory are matched without anyone asking."""
@@ -108,6 +116,9 @@ def build_blueprint() -> Blueprint:
     )
     bp.task(name="send_notification_email", pass_context=True, retry=_PROVIDER_RETRY)(
         send_notification_email
+    )
+    bp.task(name="apply_meeting_events", pass_context=True, retry=_PROVIDER_RETRY)(
+        apply_meeting_events
     )
     # Periodic tasks are deferred once per tick across all workers (Procrastinate
     # de-duplicates them in the database); the queueing lock keeps backlogs at one.

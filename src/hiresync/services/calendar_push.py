@@ -29,6 +29,10 @@ rather than a series of ORM round trips: a burst is bounded by the worker's CPU,
 each round trip cost as much as the provider call's own handling. The interview
 itself, the source of truth, is always committed durably by its use case.
 
+A Zoom interview's own meeting (``services.meeting_push``) is brought up to date first, so
+the event carries its link; while it cannot be made, the event waits (an invitation
+without the link would be worse than a late one). Other interviews never take that path.
+
 A provider failure that retrying may cure (throttling, outage) is raised for the job
 engine to retry with backoff; one that it cannot (a refused request) is written on the
 link and the interview's history, where the recruiter sees it.
@@ -38,7 +42,7 @@ from __future__ import annotations
 
 import html
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -49,7 +53,7 @@ from hiresync.domain.interviews import InterviewStatus, MeetingType, is_live
 from hiresync.providers.base import EventAttendee, EventDraft, EventWriter, WrittenEvent
 from hiresync.providers.errors import AuthRevoked, BadRequest, ProviderError
 from hiresync.runtime import Runtime
-from hiresync.services import connections, webhooks
+from hiresync.services import connections, meeting_push, webhooks
 from hiresync.services.interviews import history_entry as _history
 from hiresync.services.interviews import summary
 from hiresync.store.tables import (
@@ -180,6 +184,8 @@ SELECT i.*, c.name AS candidate_name,
   (SELECT coalesce(json_agg(json_build_object('name', a.name, 'email', a.email,
             'email_key', a.email_key, 'role', a.role)), '[]')
      FROM interview_attendees a WHERE a.interview_id = i.id) AS attendee_list,
+  EXISTS (SELECT 1 FROM interview_meetings vm WHERE vm.interview_id = i.id
+           AND vm.external_meeting_id IS NOT NULL AND vm.state <> 'deleted') AS has_video_meeting,
   CASE WHEN i.status = 'cancelled' THEN
     (SELECT h.details->>'message' FROM interview_history h
       WHERE h.interview_id = i.id AND h.action = 'cancelled' ORDER BY h.at DESC LIMIT 1)
@@ -286,6 +292,12 @@ async def push(runtime: Runtime, interview_id: uuid.UUID) -> None:
     snapshot = await snapshot_of(runtime, interview_id)
     if snapshot is None or snapshot.interview.status == InterviewStatus.DRAFT.value:
         return
+    if snapshot.interview.meeting_type == MeetingType.ZOOM.value or (
+        snapshot.interview.has_video_meeting
+    ):
+        snapshot = await _with_meeting(runtime, snapshot)
+        if snapshot is None:
+            return
     interview, link = snapshot.interview, snapshot.link
     if link.synced_sequence >= interview.sequence:
         return
@@ -306,6 +318,26 @@ async def push(runtime: Runtime, interview_id: uuid.UUID) -> None:
     except ProviderError as exc:
         await _attempt_failed(runtime, link.id, exc.message)
         raise  # the job engine retries with backoff
+
+
+# A claim undone when the event must wait for its meeting: no create was sent, so the next
+# attempt is still "fresh" and spares itself a look-up.
+_UNCLAIM = text(
+    "UPDATE interview_calendar_links SET state = 'pending', writing_sequence = NULL "
+    "WHERE id = :link_id AND state = 'writing' AND external_event_id IS NULL"
+)
+
+
+async def _with_meeting(runtime: Runtime, snapshot: Snapshot) -> Snapshot | None:
+    """The video meeting first; the snapshot re-read so the event carries its link. None
+    when the event must wait (the reason is on the interview)."""
+    if not await meeting_push.push(runtime, snapshot.interview):
+        if snapshot.fresh:
+            async with runtime.db.transaction() as session:
+                await session.execute(_UNCLAIM, {"link_id": snapshot.link.id})
+        return None
+    reread = await snapshot_of(runtime, snapshot.interview.id, claim=False)
+    return snapshot if reread is None else replace(snapshot, interview=reread.interview)
 
 
 async def _apply(runtime: Runtime, writer: EventWriter, snapshot: Snapshot) -> None:

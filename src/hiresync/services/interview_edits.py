@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hiresync.domain.interviews import (
+    GENERATED_MEETINGS,
     Action,
     AttendeeRole,
     EditPlan,
@@ -35,7 +36,7 @@ from hiresync.domain.interviews import (
     plan_edit,
 )
 from hiresync.runtime import Runtime
-from hiresync.services import candidate_mail, interview_settings
+from hiresync.services import candidate_mail, interview_settings, meeting_push
 from hiresync.services.errors import InvalidInput
 from hiresync.services.freebusy import PersonRef
 from hiresync.services.interviews import (
@@ -54,6 +55,7 @@ from hiresync.services.interviews import (
     interviewers_for,
     load,
     mail_candidate,
+    meeting_host_for,
     organizer_for,
     queue_push,
     team_member,
@@ -80,6 +82,7 @@ class InterviewChanges:
     notes_for_interviewers: str | None = None
     message_to_candidate: str | None = None
     candidate_invitations: str | None = None
+    meeting_host: PersonRef | None = None  # a Zoom meeting's host, before it is made
 
 
 async def reschedule(
@@ -121,8 +124,10 @@ async def edit(
     diff = await _diff(runtime, session, interview, changes, now)
     plan = _plan(status, frozenset(diff.after))
     if plan is None:
+        await _zoom_host(session, interview, changes, check=False)
         return interview
     await _apply(session, interview, diff)
+    await _zoom_host(session, interview, changes, check="meeting" in diff.values)
     interview.status = plan.after.value
     if plan.send:
         interview.sequence += 1
@@ -137,6 +142,29 @@ async def edit(
     changed = sorted(diff.after) if plan.webhook == "interview.updated" else None
     await announce(runtime, session, interview, plan.webhook, changed=changed)
     return interview
+
+
+async def _zoom_host(
+    session: AsyncSession, interview: Interview, changes: InterviewChanges, *, check: bool
+) -> None:
+    """A Zoom meeting's host when the meeting becomes Zoom or a host is named; a sent
+    interview switched to Zoom needs that host's connection, as confirming does."""
+    if interview.meeting_type != MeetingType.ZOOM.value:
+        return
+    if not check and changes.meeting_host is None:
+        return
+    meeting = meeting_of(interview)
+    host = await meeting_host_for(
+        session,
+        interview.organization_id,
+        meeting,
+        interview.organizer_user_id,
+        changes.meeting_host,
+    )
+    if host is not None:
+        await meeting_push.attach(session, interview, host)
+    if is_live(InterviewStatus(interview.status)):
+        await meeting_push.require_connected(session, interview)
 
 
 def _plan(status: InterviewStatus, changed: frozenset[str]) -> EditPlan | None:
@@ -219,8 +247,9 @@ def meeting_of(interview: Interview) -> Meeting:
 
 
 def _meeting_shown(meeting: Meeting) -> dict[str, str]:
-    """A meeting as history shows it; a Teams link is the calendar's, not the recruiter's."""
-    if meeting.type is MeetingType.TEAMS:
+    """A meeting as history shows it; a Teams or Zoom link is the provider's, not the
+    recruiter's."""
+    if meeting.type in GENERATED_MEETINGS:
         return {"type": meeting.type.value}
     parts = ("url", "meeting_id", "passcode", "phone", "address")
     return {"type": meeting.type.value} | {
@@ -420,11 +449,13 @@ def _kept_teams_link(interview: Interview) -> None:
 
 
 def _set_meeting(interview: Interview, meeting: Meeting) -> None:
-    """A Teams meeting's link is made by the calendar with the event (on the next push)."""
+    """A Teams meeting's link is made by the calendar with the event, a Zoom meeting's by
+    the push on the host's account (both on the next push)."""
+    generated, zoom = meeting.type in GENERATED_MEETINGS, meeting.type is MeetingType.ZOOM
     interview.meeting_type = meeting.type.value
-    interview.meeting_url = None if meeting.type is MeetingType.TEAMS else meeting.url or None
-    interview.meeting_id = meeting.meeting_id or None
-    interview.meeting_passcode = meeting.passcode or None
+    interview.meeting_url = None if generated else meeting.url or None
+    interview.meeting_id = None if zoom else meeting.meeting_id or None
+    interview.meeting_passcode = None if zoom else meeting.passcode or None
     interview.meeting_phone = meeting.phone or None
     interview.meeting_address = meeting.address or None
     interview.meeting_problem = None

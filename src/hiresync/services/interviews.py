@@ -40,6 +40,7 @@ from hiresync.services import (
     candidate_mail,
     directory,
     interview_settings,
+    meeting_push,
     validation,
     webhooks,
 )
@@ -88,6 +89,7 @@ class NewInterview:
     notes_for_interviewers: str | None = None
     message_to_candidate: str | None = None
     confirm: bool = False
+    meeting_host: PersonRef | None = None  # a Zoom meeting's host; default: the organizer
 
 
 @dataclass
@@ -98,6 +100,7 @@ class InterviewView:
     history: list[InterviewHistory] = field(default_factory=list)
     links: list[Any] = field(default_factory=list)
     emails: list[Any] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the meeting host's plan limits
 
 
 # -- checks ------------------------------------------------------------------------------
@@ -276,6 +279,8 @@ async def create(
     organizer_user_id, organizer_mailbox = await organizer_for(
         session, org_id, new.organizer, settings
     )
+    host = await meeting_host_for(session, org_id, meeting, organizer_user_id, new.meeting_host)
+    generated = meeting.type is MeetingType.ZOOM  # its link is made on the host's account
     interview = Interview(
         organization_id=org_id,
         title=title,
@@ -287,9 +292,9 @@ async def create(
         time_zone=new.time_zone,
         location=location,
         meeting_type=meeting.type.value,
-        meeting_url=meeting.url,
-        meeting_id=meeting.meeting_id,
-        meeting_passcode=meeting.passcode,
+        meeting_url=None if generated else meeting.url,
+        meeting_id=None if generated else meeting.meeting_id,
+        meeting_passcode=None if generated else meeting.passcode,
         meeting_phone=meeting.phone,
         meeting_address=meeting.address,
         notes_for_interviewers=notes,
@@ -305,6 +310,8 @@ async def create(
         session.add(attendee_row(interview, AttendeeRole.INTERVIEWER, user.name, email, user.id))
     session.add(attendee_row(interview, AttendeeRole.CANDIDATE, candidate.name, candidate.email))
     session.add(history_entry(interview, "created", actor))
+    if host is not None:
+        await meeting_push.attach(session, interview, host)
     await session.flush()
     await announce(runtime, session, interview, "interview.created")
     if new.confirm:
@@ -330,6 +337,31 @@ async def organizer_for(
         )
     user = await team_member(session, org_id, ref, "organizer")
     return user.id, await _mailbox(session, org_id, user) or user.email
+
+
+async def meeting_host_for(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    meeting: Meeting,
+    organizer_user_id: uuid.UUID | None,
+    ref: PersonRef | None,
+) -> User | None:
+    """Whose Zoom account makes the meeting: the named host, else the organizer when a team
+    member organizes (a shared mailbox has no Zoom account of its own). None for others."""
+    if meeting.type is not MeetingType.ZOOM:
+        return None
+    if ref is not None:
+        return await team_member(session, org_id, ref, "meeting.host")
+    if organizer_user_id is not None:
+        host = await session.get(User, organizer_user_id)
+        if host is not None:
+            return host
+    raise InvalidInput(
+        "A Zoom interview organized from the shared interviews mailbox needs a host: the "
+        "team member whose Zoom account makes the meeting.",
+        hint='Name them: "meeting": {"type": "zoom", "host": {"email": "…"}}.',
+        field="meeting.host",
+    )
 
 
 def attendee_row(
@@ -432,6 +464,7 @@ async def confirm(
     interview = await load(session, org_id, interview_id, lock=True)
     _move(interview, Action.CONFIRM)
     await _require_connection(session, org_id)
+    await meeting_push.require_connected(session, interview)
     interview.sequence += 1
     session.add(history_entry(interview, "confirmed", actor))
     await session.flush()
@@ -487,4 +520,5 @@ async def view(session: AsyncSession, org_id: uuid.UUID, interview_id: uuid.UUID
         await session.scalars(select(CalendarLink).where(CalendarLink.interview_id == interview.id))
     )
     emails = await candidate_mail.log_for(session, interview.id)
-    return InterviewView(interview, candidate, attendees, history, links, emails)
+    warnings = await meeting_push.warnings_for(session, interview)
+    return InterviewView(interview, candidate, attendees, history, links, emails, warnings)

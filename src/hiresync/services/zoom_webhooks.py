@@ -13,12 +13,13 @@ Zoom signs each call: ``x-zm-signature`` = ``v0=`` + hex HMAC-SHA256(secret toke
 
 The signature is remembered in the same transaction as the event's effect, so a call that
 fails midway leaves nothing behind, and Zoom's retry (re-signed, so not a replay) works.
-Every answer is quick and JSON; nothing here makes a network call (e-mails are jobs queued
-with the change), so Zoom's three seconds are kept.
+Every answer is quick and JSON; nothing here makes a network call (e-mails are sent after
+the answer, by the route's background task), so Zoom's three seconds are kept.
 
 Events: ``endpoint.url_validation`` (the challenge), ``app_deauthorized`` (the connection
 is removed and that user's Zoom data deleted), ``meeting.updated``/``meeting.deleted``
-(recorded once each in ``meeting_events``, for their interviews),
+(recorded in ``meeting_events`` and applied to their interviews by the
+``apply_meeting_events`` job queued with them: see services.meeting_push),
 ``app.authorization_request_created`` (see services.preapproval); others are logged.
 """
 
@@ -40,7 +41,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hiresync.runtime import Runtime
-from hiresync.services import meeting_accounts, preapproval
+from hiresync.services import meeting_accounts, meeting_push, preapproval
 from hiresync.services.errors import ServiceError
 from hiresync.store.tables import InboundWebhookSignature, MeetingAccount, MeetingEvent
 
@@ -178,7 +179,9 @@ async def _dispatch(
     if event == "app_deauthorized":
         return await _deauthorized(runtime, session, payload)
     if event in ("meeting.updated", "meeting.deleted"):
-        return await _meeting_event(session, event, payload, body, event_ts)
+        answer = await _meeting_event(session, event, payload, body, event_ts)
+        await meeting_push.queue_events(runtime, session)  # the consumer, with the event
+        return answer
     if event == "app.authorization_request_created":
         ids = await preapproval.record_from_zoom(runtime, session, payload)
         return Answer({"received": event}, ids)

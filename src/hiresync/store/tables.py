@@ -584,3 +584,35 @@ class MeetingEvent(Base):
     body_hash: Mapped[str] = mapped_column(String(64), unique=True)
     received_at: Mapped[datetime] = _created()
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InterviewMeeting(Base):
+    """An interview's own video meeting on its host's account (Zoom): which meeting, which
+    version of the interview it holds, and where its creation stands.
+
+    ``state``: pending (none yet) | writing (a create was sent: a crash may have left a
+    meeting, so ``find`` by key comes before any second create) | synced | failed | deleted.
+    The account is SET NULL when the connection row goes: the meeting outlives it."""
+
+    __tablename__ = "interview_meetings"
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    interview_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("interviews.id", ondelete="CASCADE"), unique=True
+    )
+    provider: Mapped[str] = mapped_column(String(20))
+    account_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("meeting_accounts.id", ondelete="SET NULL"), index=True
+    )
+    host_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    external_meeting_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    synced_sequence: Mapped[int] = mapped_column(Integer, default=-1)
+    writing_sequence: Mapped[int | None] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

@@ -47,7 +47,14 @@ from hiresync.domain.interviews import (
 from hiresync.domain.timezones import is_valid_iana
 from hiresync.providers.errors import ProviderError
 from hiresync.runtime import Runtime
-from hiresync.services import candidate_mail, interviews, responses, team, validation
+from hiresync.services import (
+    candidate_mail,
+    interviews,
+    meeting_accounts,
+    responses,
+    team,
+    validation,
+)
 from hiresync.services.errors import Forbidden, InvalidInput, NotFound, ServiceError
 from hiresync.services.freebusy import PersonRef
 from hiresync.store.tables import (
@@ -73,11 +80,11 @@ REFUSED = Forbidden(
 REFRESH_HEADER = "x-hiresync-refresh"
 LIST_LIMIT = 200
 # fmt: off
-MEETING_TYPES = (("teams", "Microsoft Teams"), ("phone", "Phone"), ("in_person", "In person"),
-                 ("custom_link", "Custom link"))
+MEETING_TYPES = (("teams", "Microsoft Teams"), ("zoom", "Zoom meeting"), ("phone", "Phone"),
+                 ("in_person", "In person"), ("custom_link", "Custom link"))
 # Which ``Meeting`` details each type takes: (its argument, the form's field).
 MEETING_PARTS = {
-    MeetingType.TEAMS: (), MeetingType.PHONE: (("phone", "meeting_phone"),),
+    MeetingType.TEAMS: (), MeetingType.ZOOM: (), MeetingType.PHONE: (("phone", "meeting_phone"),),
     MeetingType.IN_PERSON: (("address", "meeting_address"),),
     MeetingType.CUSTOM_LINK: (("url", "meeting_url"), ("meeting_id", "meeting_id"),
                               ("passcode", "meeting_passcode")),
@@ -87,14 +94,14 @@ FORM_FIELDS = {
     "title": "title", "organizer": "organizer", "candidate": "candidate_email",
     "candidate.name": "candidate_name", "candidate.email": "candidate_email",
     "candidate.time_zone": "candidate_tz", "start": "when", "end": "minutes", "time_zone": "tz",
-    "meeting.url": "meeting_url", "meeting.phone": "meeting_phone",
+    "meeting.url": "meeting_url", "meeting.phone": "meeting_phone", "meeting.type": "meeting_type",
     "meeting.address": "meeting_address", "location": "location",
     "notes_for_interviewers": "notes", "message_to_candidate": "message",
     "candidate_invitations": "invitations",
 }
 ACTION_WORDS = {  # the others read well as they are: created, rescheduled, …
     "confirmed": "Confirmed and sent", "calendar_synced": "Calendar updated",
-    "calendar_failed": "Calendar write failed", "meeting_not_created": "Teams meeting not created",
+    "calendar_failed": "Calendar write failed", "meeting_not_created": "Meeting not created",
     "relinked": "Calendar event re-linked", "edited": "Edited",
 }
 # fmt: on
@@ -238,6 +245,8 @@ def _new_interview(form: InterviewForm, user: User, confirm: bool) -> interviews
         notes_for_interviewers=form.notes or None,
         message_to_candidate=form.message or None,
         confirm=confirm,
+        # Seed 001: the link is made with the Zoom account of the person scheduling.
+        meeting_host=PersonRef(user_id=user.id) if form.meeting_type == "zoom" else None,
     )
 
 
@@ -403,9 +412,12 @@ async def _form_page(
         )
     )
     errors, general = _form_errors(error)
+    zoom = await meeting_accounts.live_account(session, user)
     return render(
         request,
         "interview_new.html",
+        zoom_connected=zoom is not None and zoom.status == "active",
+        connected_apps=meeting_accounts.PAGE,
         status_code=error.status if error else 200,
         form=form,
         team=await team.list_users(session, org.id),
@@ -554,6 +566,7 @@ def _interview_context(
             ("Candidate's time", _span(i.start, i.end, view.candidate.time_zone)),
         ],
         "meeting_type": dict(MEETING_TYPES).get(i.meeting_type, i.meeting_type),
+        "meeting_warnings": view.warnings,
         "calendars": calendars,
         "pending": any(row.state == "pending" for row in calendars),
         "history": _history(view, user),

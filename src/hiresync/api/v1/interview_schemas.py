@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hiresync.api.v1.schemas import PersonIn
 
-MeetingTypeName = Literal["teams", "phone", "in_person", "custom_link"]
+MeetingTypeName = Literal["teams", "zoom", "phone", "in_person", "custom_link"]
 
 
 class CandidateIn(BaseModel):
@@ -30,8 +30,15 @@ class CandidateOut(BaseModel):
 class MeetingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: MeetingTypeName = Field(
-        description="teams: a Teams meeting made with the event; custom_link: your own "
-        "link (url, and meeting_id / passcode if it has them); phone; in_person."
+        description="teams: a Teams meeting made with the event; zoom: a Zoom meeting of "
+        "its own, made on the host's connected Zoom account when the interview is confirmed; "
+        "custom_link: your own link (url, and meeting_id / passcode if it has them); phone; "
+        "in_person."
+    )
+    host: PersonIn | None = Field(
+        default=None,
+        description="zoom only: the team member whose Zoom account makes the meeting. "
+        "Default: the organizer; required when a shared mailbox organizes.",
     )
     url: str | None = Field(default=None, max_length=2000)
     meeting_id: str | None = Field(default=None, max_length=100)
@@ -145,6 +152,11 @@ class MeetingOut(BaseModel):
     phone: str | None
     address: str | None
     problem: str | None = Field(description="Why the meeting could not be made as asked.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the Zoom host's plan will do to this interview (a Basic account's "
+        "40 minutes, a Pro account's one meeting at a time); they do not block.",
+    )
 
 
 class CandidateEmailOut(BaseModel):

@@ -65,6 +65,7 @@ def _new(body: InterviewIn) -> interviews.NewInterview:
         notes_for_interviewers=body.notes_for_interviewers,
         message_to_candidate=body.message_to_candidate,
         confirm=body.confirm,
+        meeting_host=_ref(body.meeting.host) if body.meeting.host else None,
     )
 
 
@@ -98,6 +99,7 @@ def _changes(body: InterviewPatch) -> interview_edits.InterviewChanges:
         time_zone=body.time_zone,
         meeting=_meeting(body.meeting) if body.meeting else None,
         candidate_invitations=body.candidate_invitations,
+        meeting_host=_ref(body.meeting.host) if body.meeting and body.meeting.host else None,
         **texts,
     )
 
@@ -121,6 +123,7 @@ def interview_out(view: interviews.InterviewView) -> dict[str, Any]:
             "phone": i.meeting_phone,
             "address": i.meeting_address,
             "problem": i.meeting_problem,
+            "warnings": view.warnings,
         },
         "candidate": {"id": c.id, "name": c.name, "email": c.email, "time_zone": c.time_zone},
         "organizer_mailbox": i.organizer_mailbox,
