@@ -639,10 +639,12 @@ async def test_interviews_survive_killed_workers_and_a_faulty_microsoft(
     met = {
         "429": reasons["429"],
         "503": reasons["503"],
-        "timeout": reasons["ReadTimeout"],
+        # Answers later than the worker's timeout, counted where they were made: a timed-out
+        # create is not retried in place (the job is), so the worker's log misses most.
+        "timeout": sum(sandbox.stats.slow.values()),
         "lost answer": reasons["RemoteProtocolError"] + reasons["504"],
     }
-    assert all(met.values()), f"{report}: the worker did not meet every fault: {dict(reasons)}"
+    assert all(met.values()), f"{report}: the worker did not meet every fault: {met}"
 
     arrived = received_mail(fault_stack.mail)
     events = {m: organizer_events(sandbox, m) for m in organizers}

@@ -323,6 +323,7 @@ class GraphFrontDoor:
         slow = bool(faults.slow_rate) and self.sandbox.random.random() < faults.slow_rate
         if not slow:
             return self._deliver(call, route, stat_key, await route.handler(call))
+        self.sandbox.stats.slow[stat_key] += 1
         if route.writes and self.sandbox.random.random() >= faults.slow_write_applied:
             await self._sleep(faults.slow_ms)
             return graph_error(call.request, 504, "GatewayTimeout", "The operation has timed out.")

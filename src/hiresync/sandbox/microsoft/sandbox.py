@@ -66,6 +66,7 @@ class Stats:
     in_flight: Counter[str] = field(default_factory=Counter)
     by_mailbox_route: Counter[str] = field(default_factory=Counter)  # "tenant/mailbox/route"
     dropped: Counter[str] = field(default_factory=Counter)  # responses lost after commit
+    slow: Counter[str] = field(default_factory=Counter)  # answers made late (``slow_rate``)
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -73,6 +74,7 @@ class Stats:
             "by_route": dict(self.by_route),
             "by_mailbox_route": dict(self.by_mailbox_route),
             "dropped": dict(self.dropped),
+            "slow": dict(self.slow),
             "throttled": dict(self.throttled),
             "max_concurrency": dict(self.max_concurrency),
             "total_requests": sum(self.by_route.values()),
@@ -85,6 +87,7 @@ class Stats:
         self.max_concurrency.clear()
         self.by_mailbox_route.clear()
         self.dropped.clear()
+        self.slow.clear()
 
 
 class MicrosoftSandbox:
