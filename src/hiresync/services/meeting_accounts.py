@@ -39,13 +39,21 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hiresync.domain.interviews import LIVE_STATUSES
 from hiresync.providers.base import MeetingAccounts, MeetingHost, TokenGetter, UserTokens
 from hiresync.providers.errors import AuthRevoked, BadRequest, ProviderError
 from hiresync.runtime import Runtime
 from hiresync.services import notifications, preapproval
 from hiresync.services.errors import NotConnected, ServiceError, UpstreamError
 from hiresync.store.crypto import SecretError
-from hiresync.store.tables import MeetingAccount, OAuthState, Organization, User
+from hiresync.store.tables import (
+    Interview,
+    InterviewMeeting,
+    MeetingAccount,
+    OAuthState,
+    Organization,
+    User,
+)
 
 log = structlog.get_logger(__name__)
 ZOOM = "zoom"
@@ -248,10 +256,35 @@ async def finish_connect(
                 hint="Reload Settings › Connected applications to see where.",
             ) from exc
         await preapproval.close_open(session, user, provider)
+        await _push_waiting(runtime, session, user)
     if replaced:
         await _revoke_quietly(accounts, replaced)
     log.info("meeting_account.connected", user=str(user.id), provider=provider, host=host.user_id)
     return row
+
+
+async def _push_waiting(runtime: Runtime, session: AsyncSession, user: User) -> None:
+    """Queue, in the reconnect's transaction, the push of every live Zoom interview this
+    user hosts whose meeting is behind: it waited for the connection (no meeting made yet,
+    or a change Zoom did not get). A meeting deleted in Zoom and not changed since is up to
+    date and stays as it is (``meeting_push``'s rule)."""
+    from hiresync.services import interviews  # here: interviews imports this module
+
+    waiting = await session.scalars(
+        select(Interview)
+        .join(InterviewMeeting, InterviewMeeting.interview_id == Interview.id)
+        .where(
+            InterviewMeeting.organization_id == user.organization_id,
+            InterviewMeeting.host_user_id == user.id,
+            InterviewMeeting.provider == ZOOM,
+            InterviewMeeting.synced_sequence < Interview.sequence,
+            Interview.meeting_type == ZOOM,
+            Interview.status.in_([s.value for s in LIVE_STATUSES]),
+        )
+    )
+    for interview in list(waiting):
+        await interviews.queue_push(runtime, session, interview)
+        log.info("meeting_account.push_queued", interview=str(interview.id))
 
 
 async def _check_one_login(

@@ -26,8 +26,26 @@ live                   up to date              nothing -> calendar
 =====================  ======================  ==============================================
 
 Zoom's daily create/update quota (``DailyLimitReached``) queues the push again for when it
-resets and says so on the interview; a refused token marks the connection
-``reconnect_needed``; other provider failures are raised for the job engine's backoff.
+resets and says so on the interview; Zoom is not asked again for the interview before then
+unless it changes. That waiting job has a lower priority than the interview's other push jobs:
+procrastinate runs jobs of one ``lock`` in id order *whatever their schedule*, so a retry at
+midnight with the default priority would hold back every later change (cancel, reschedule)
+of the interview until midnight. A meeting Zoom refuses (``BadRequest``, e.g. 400 code 300
+"Validation Failed.") is said with Zoom's reason and not retried: only an edit can cure it. A
+token Zoom refuses even after a refresh marks the connection ``reconnect_needed`` (its owner
+is notified) and the interview says why; reconnecting (``meeting_accounts.finish_connect``)
+queues the push of every live interview of that host whose meeting is behind, so nobody has
+to reschedule to get the invitation out. Other provider failures are raised for the job
+engine's backoff. In every refusal the row keeps its state (a ``writing`` row is looked up
+with ``find`` before any new create), so a refusal can never lead to a second meeting.
+
+A meeting deleted in Zoom is **not** made again by itself: the attendees hold its link, and
+a new meeting means a new link they must be sent, so it waits for the recruiter (said on the
+interview). The next change that reaches the calendar (reschedule, edit) creates a new
+meeting on the host's account, and the updated invitation carries its new link, meeting ID
+and passcode. An interview edited from Zoom to another meeting type has its Zoom meeting
+deleted (the calendar push reaches here through ``has_video_meeting``), and the event
+carries the new details.
 
 Changes made in Zoom arrive as ``meeting_events`` (services.zoom_webhooks) and are applied by
 the ``apply_meeting_events`` job (``apply_events``), queued with each event: a meeting
@@ -64,6 +82,7 @@ from hiresync.store.tables import (
 
 log = structlog.get_logger(__name__)
 ZOOM = MeetingType.ZOOM.value
+RETRY_PRIORITY = -1  # below procrastinate's default (0): see ``_daily_limit``
 SETTINGS = "Settings › Connected applications"
 BY_HAND = (
     "Or enter the meeting details by hand: choose a custom link with the URL, meeting ID and "
@@ -262,11 +281,26 @@ async def push(runtime: Runtime, interview: Any) -> bool:
         await _daily_limit(runtime, interview, row, exc.resets_at)
         return exists
     except BadRequest as exc:
-        await _problem(runtime, interview, row, f"Zoom refused the meeting: {exc.message}")
+        await _problem(runtime, interview, row, _refused(exc, exists))
         return exists
     except ProviderError as exc:
         await _attempt_failed(runtime, row.id, exc.message)
         raise  # the job engine retries with backoff
+
+
+def _refused(exc: BadRequest, exists: bool) -> str:
+    """Zoom's reason as the client words it ("Zoom refused the meeting details: topic: …"),
+    and what happens now; a refusal is final until the interview changes."""
+    said = exc.message if exc.message.startswith("Zoom") else f"Zoom refused it: {exc.message}"
+    then = (
+        "The invitation keeps the meeting's current link, but the meeting in Zoom was not updated."
+        if exists
+        else "The invitation waits for the meeting."
+    )
+    return (
+        f"Zoom refused the meeting. {said} {then} Edit the interview to correct it (hiresync "
+        "tries again with the change), or edit it to enter the meeting details by hand."
+    )
 
 
 async def _meeting_account(
@@ -381,15 +415,15 @@ async def _host_unusable(
     if exists:
         reason = (
             f"{_connection_said(host, account)}, so the Zoom meeting keeps its link but its "
-            "time in Zoom was not updated. Reconnect Zoom under "
-            f"{SETTINGS} and reschedule again, or change the time in Zoom."
+            f"time in Zoom was not updated. Reconnect Zoom under {SETTINGS} (the meeting is "
+            "then updated), or change the time in Zoom."
         )
     else:
         reason = (
             f"{not_connected_message(host, account)} The invitation waits until it is: "
-            f"connect Zoom under {SETTINGS} and reschedule or edit the interview, or edit it "
-            "to enter the meeting details by hand (custom link with URL, meeting ID and "
-            "passcode)."
+            f"when the host connects Zoom under {SETTINGS} the meeting is made and the "
+            "invitation sent; or edit the interview to enter the meeting details by hand "
+            "(custom link with URL, meeting ID and passcode)."
         )
     await _problem(runtime, interview, row, reason)
     return exists
@@ -398,10 +432,20 @@ async def _host_unusable(
 async def _daily_limit(
     runtime: Runtime, interview: Any, row: InterviewMeeting, resets_at: datetime
 ) -> None:
-    """Zoom's 100 creates/updates a day are spent: try again when the quota resets."""
+    """Zoom's 100 creates/updates a day are spent: try again when the quota resets.
+
+    The retry keeps the interview's job lock (never two pushes at once) but a lower
+    priority, so waiting for midnight it does not hold back the interview's later pushes;
+    one retry waits per interview (``queueing_lock``)."""
+    when = f"{resets_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    then = (
+        "the invitation keeps the meeting's link, and its time in Zoom is updated then"
+        if row.external_meeting_id and row.state != "deleted"
+        else "the invitation waits for the meeting until then"
+    )
     reason = (
-        "The host's Zoom account reached Zoom's daily limit of meeting creates and updates; "
-        f"hiresync tries again at {resets_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC."
+        "The host's Zoom account reached Zoom's daily limit of meeting creates and updates. "
+        f"It resets at {when}, when hiresync tries again; {then}."
     )
     async with runtime.db.transaction() as session:
         await defer_in_transaction(
@@ -410,6 +454,8 @@ async def _daily_limit(
             "push_interview",
             args={"interview_id": str(interview.id)},
             lock=f"interview:{interview.id}",
+            queueing_lock=f"zoom-quota:{interview.id}",
+            priority=RETRY_PRIORITY,
             schedule_at=resets_at,
         )
     await _problem(runtime, interview, row, reason)
