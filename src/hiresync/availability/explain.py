@@ -3,7 +3,8 @@
 The same rules as the solver (see ``solver``), judged directly for one slot so every
 reason can be named: the blocking event (with its status, and its subject unless it
 is private), the buffer it falls in, working hours, daily and weekly caps, minimum
-notice and horizon. A property test checks that ``available`` here agrees with the
+notice and horizon; ``explain_capacities`` names the full capacity, with the meetings
+that fill it. A property test checks that ``available`` here agrees with the
 solver's answer for the same slot.
 """
 
@@ -14,7 +15,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from hiresync.availability.model import Booked, Busy, BusyLike, Person, Rules, code_of
+from hiresync.availability.capacity import check_capacities, refusal
+from hiresync.availability.model import (
+    Booked,
+    Busy,
+    BusyLike,
+    Capacity,
+    Person,
+    Rules,
+    code_of,
+)
 from hiresync.availability.policy import ALL_DAY, table
 from hiresync.availability.validation import check_now, check_rules, index_people, seconds
 from hiresync.availability.working_hours import (
@@ -36,6 +46,7 @@ class Reason(StrEnum):
     WEEKLY_CAP = "weekly_cap"
     BEFORE_MIN_NOTICE = "before_min_notice"
     AFTER_HORIZON = "after_horizon"
+    CAPACITY = "capacity"  # a shared resource (a host's Zoom account) is full then
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +86,23 @@ def explain(
         found = [*timing(rules, s, e, now_s), *hours(person, s, e)]
         found += caps(person, s, e) + blocks(person, rules, s, e)
         out.append(Explanation(person.id, not found, tuple(found)))
+    return tuple(out)
+
+
+def explain_capacities(
+    capacities: Iterable[Capacity], start: datetime, duration: timedelta
+) -> tuple[Conflict, ...]:
+    """Why ``[start, start + duration)`` finds no place in each full capacity (none: it fits)."""
+    capacities = tuple(capacities)
+    check_capacities(capacities)
+    s = check_now(start, "The start time")
+    e = s + seconds(duration, "duration", 1)
+    out = []
+    for capacity in capacities:
+        message = refusal(capacity, s, e)
+        if message is not None:
+            first = next((b for b in capacity.booked if b.start_s < e and s < b.end_s), None)
+            out.append(Conflict(Reason.CAPACITY, message, first))
     return tuple(out)
 
 

@@ -156,6 +156,23 @@ class Booked:
 
 
 @dataclass(frozen=True, slots=True)
+class Capacity:
+    """A shared resource that serves at most ``capacity`` meetings at once (a host's Zoom
+    account: Pro 1, Business 2), and the meetings it already serves.
+
+    A slot ``[s, e)`` is refused when, at some instant inside it, at least ``capacity``
+    of ``booked`` are under way (half-open: a meeting ending at ``s`` does not count).
+    Buffers do not apply. ``name`` and ``note`` only word the explanation:
+    "{name} already hosts 1 meeting at 10:00-10:45 UTC ({note})."
+    """
+
+    name: str
+    capacity: int
+    booked: tuple[Booked, ...] = ()
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TimeRange:
     """Local wall-clock hours on one weekday; ``end <= start`` ends on the next day
     (``22:00-02:00`` is a night shift, ``00:00-00:00`` is the whole day)."""
@@ -272,6 +289,7 @@ class AvailabilityQuery:
     rules: Rules = field(default_factory=Rules)
     mode: Mode = Mode.SLOTS
     max_results: int | None = None
+    capacities: tuple[Capacity, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

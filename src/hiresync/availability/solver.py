@@ -11,7 +11,8 @@ because periods are not on the grid.
 A person is free for a slot ``[s, e)`` when ``[s, e)`` lies inside their working
 hours, inside no capped local day or week, inside the query periods cut to
 ``[now + min_notice, now + horizon]``, and ``[s - buffer_before, e + buffer_after)``
-meets none of their blocking events or booked interviews.
+meets none of their blocking events or booked interviews. A slot is offered only where
+each of the query's capacities (``capacity``) has a place left over all of ``[s, e)``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from functools import reduce
 from itertools import compress
 from operator import itemgetter
 
+from hiresync.availability.capacity import all_full_spans
 from hiresync.availability.intervals import (
     Grid,
     Interval,
@@ -131,6 +133,10 @@ def raw_slots(
     if not plan.window:
         return []
     grid, final = grid_for(plan)
+    if query.capacities:
+        room = grid.blank(b"1")
+        grid.clear_overlapping(room, all_full_spans(query.capacities))
+        final &= grid.to_int(room)
     rows = _Rows(plan, query, grid)
     full = (1 << grid.size) - 1
     groups = sorted(query.groups, key=lambda g: g.required is not None)
@@ -194,6 +200,9 @@ def find_periods(plan: Plan, query: AvailabilityQuery) -> tuple[Slot, ...]:
         ok = reduce(intersect, sets) if group.required is None else at_least(sets, group.required)
         combined = ok if combined is None else intersect(combined, ok)
     d = plan.duration
+    if query.capacities and combined:
+        room = subtract(plan.window, all_full_spans(query.capacities))
+        combined = intersect(combined, starts_within(room, d))
     periods = merge((a, b - 1 + d) for a, b in combined or [])
     if query.max_results is not None:
         periods = periods[: query.max_results]

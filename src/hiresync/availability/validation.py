@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
+from hiresync.availability.capacity import check_capacities
 from hiresync.availability.intervals import Interval, intersect, merge
 from hiresync.availability.model import (
     AvailabilityQuery,
@@ -161,6 +162,8 @@ def plan_query(
     before, after, notice, horizon = check_rules(query.rules)
     if query.max_results is not None and query.max_results < 1:
         raise InvalidQuery(f"max_results must be 1 or more, got {query.max_results}.")
+    if query.capacities:
+        check_capacities(query.capacities)
     now_s = check_now(now)
     end = OPEN_END if horizon is None else now_s + horizon
     window = intersect(merge(periods), [(now_s + notice, end)])

@@ -10,6 +10,14 @@ else from their hiresync settings, else the organization's default — and the p
 engine answers. A person whose calendar cannot be read is never shown as free: they
 count as unavailable and the answer says why. Interviews already sent through hiresync
 count toward each person's daily and weekly caps.
+
+With a ``zoom_host`` (a team member with a live Zoom connection), the host's Zoom
+account is a capacity of the engine: where the host already runs as many live Zoom
+interviews as the plan allows at once (``concurrent_meetings``: Pro 1, Business 2),
+no slot is offered. A Basic host's time limit (``max_minutes``, 40) does not remove
+slots — every slot of a question has the same length, so it would empty the answer
+without saying why; the answer carries a warning instead, worded as when the
+interview is scheduled.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from hiresync.availability import (
     AvailabilityError,
     AvailabilityQuery,
     Booked,
+    Capacity,
     Group,
     Mode,
     Period,
@@ -43,10 +52,11 @@ from hiresync.availability.validation import plan_query
 from hiresync.domain.freebusy import ScheduleError
 from hiresync.domain.interviews import LIVE_STATUSES
 from hiresync.runtime import Runtime
-from hiresync.services import freebusy, scheduling_settings
+from hiresync.services import freebusy, meeting_accounts, scheduling_settings
 from hiresync.services.errors import InvalidInput
 from hiresync.services.freebusy import PersonRef
-from hiresync.store.tables import Interview, InterviewAttendee
+from hiresync.services.meeting_push import SETTINGS, ZOOM, ZoomNotConnected
+from hiresync.store.tables import Interview, InterviewAttendee, InterviewMeeting, User
 
 MAX_PEOPLE = 1000
 LONGEST_QUERY = timedelta(weeks=12)
@@ -89,6 +99,7 @@ class AvailabilityRequest:
     mode: Mode = Mode.SLOTS
     max_results: int | None = None
     overrides: Overrides = field(default_factory=Overrides)
+    zoom_host: PersonRef | None = None
 
 
 @dataclass(frozen=True)
@@ -113,11 +124,116 @@ class Timings:
 
 
 @dataclass(frozen=True)
+class ZoomHost:
+    """The host whose Zoom account the meeting will be made on, and what their plan allows."""
+
+    user_id: uuid.UUID
+    email: str
+    name: str | None
+    plan: str
+    concurrent_meetings: int | None  # None: no limit known
+    max_minutes: int | None  # Basic: meetings end after this many minutes
+    booked: tuple[Booked, ...] = ()  # their live Zoom interviews over the window
+
+    def capacity(self) -> Capacity | None:
+        if self.concurrent_meetings is None:
+            return None
+        k = self.concurrent_meetings
+        allows = "one at a time" if k == 1 else f"{k} at a time"
+        return Capacity(f"Zoom: {self.email}", k, self.booked, f"{self.plan} plan: {allows}")
+
+    def warnings(self, duration: timedelta) -> tuple[str, ...]:
+        minutes = int(duration.total_seconds() // 60)
+        if self.max_minutes is None or minutes <= self.max_minutes:
+            return ()
+        return (
+            f"{self.name or self.email}'s Zoom account is Basic (free): meetings end at "
+            f"{self.max_minutes} minutes, and these slots last {minutes}. Shorten the "
+            "interview, pick a host with a licensed Zoom account, or upgrade the account.",
+        )
+
+
+def _plan_name(account: Any) -> str:
+    if account.licensed is False or account.max_minutes:
+        return "Basic"
+    if account.concurrent_meetings == 1:
+        return "Pro"
+    if account.concurrent_meetings == 2:
+        return "Business"
+    return "Licensed"
+
+
+async def zoom_host(
+    runtime: Runtime,
+    org_id: uuid.UUID,
+    ref: PersonRef,
+    window: tuple[datetime, datetime] | None,
+    field_name: str = "zoom_host",
+) -> ZoomHost:
+    """The team member ``ref`` with their live Zoom connection and their live Zoom
+    interviews over ``window``; refused (422) when unknown or not connected."""
+    clause = (
+        User.id == ref.user_id
+        if ref.user_id
+        else User.email_key == (ref.email or "").strip().lower()
+    )
+    async with runtime.db.sessions() as session:
+        user = await session.scalar(select(User).where(User.organization_id == org_id, clause))
+        if user is None:
+            raise InvalidInput(
+                f"{ref.user_id or ref.email} is not on this organization's hiring team, so "
+                "cannot host the Zoom meeting.",
+                hint="Use ids or addresses from GET /v1/users.",
+                field=field_name,
+            )
+        account = await meeting_accounts.live_account(session, user)
+        if account is None or account.status != "active":
+            said = (
+                "needs to renew their Zoom connection"
+                if account is not None
+                else "has not connected Zoom"
+            )
+            raise ZoomNotConnected(
+                f"{user.name or user.email} {said}, so their Zoom capacity cannot be checked.",
+                hint=f"Connect Zoom under {SETTINGS}, or leave zoom_host out.",
+                field=field_name,
+            )
+        booked: tuple[Booked, ...] = ()
+        if window is not None and account.concurrent_meetings is not None:
+            rows = await session.execute(
+                select(Interview.start, Interview.end)
+                .join(InterviewMeeting, InterviewMeeting.interview_id == Interview.id)
+                .where(
+                    Interview.organization_id == org_id,
+                    InterviewMeeting.host_user_id == user.id,
+                    Interview.meeting_type == ZOOM,
+                    Interview.status.in_([s.value for s in LIVE_STATUSES]),
+                    Interview.start < window[1],
+                    Interview.end > window[0],
+                )
+                .order_by(Interview.start)
+            )
+            booked = tuple(Booked(start, end) for start, end in rows)
+        basic = account.licensed is False or bool(account.max_minutes)
+        return ZoomHost(
+            user_id=user.id,
+            email=user.email,
+            name=user.name,
+            plan=_plan_name(account),
+            concurrent_meetings=account.concurrent_meetings,
+            max_minutes=(account.max_minutes or 40) if basic else None,
+            booked=booked,
+        )
+
+
+@dataclass(frozen=True)
 class AvailabilityAnswer:
     slots: tuple[Slot, ...]
     participants: dict[str, Participant]
     groups: tuple[tuple[str, ...], ...]
     timings: Timings
+    zoom_host: ZoomHost | None = None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -311,6 +427,12 @@ async def find(
     _check_question(query, [_key(m.ref) for m in members], now)
     started = time.perf_counter()
     window = read_window(request.periods, rules, now)
+    host = None
+    if request.zoom_host is not None:
+        host = await zoom_host(runtime, org_id, request.zoom_host, window)
+        capacity = host.capacity()
+        if capacity is not None:
+            query = replace(query, capacities=(capacity,))
     people, participants = await _read(runtime, org_id, members, window, policy.default_week(), now)
     read_ms = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
@@ -324,6 +446,8 @@ async def find(
         participants=participants,
         groups=tuple(g.members for g in query.groups),
         timings=Timings(read_ms, engine_ms),
+        zoom_host=host,
+        warnings=host.warnings(request.duration) if host else (),
     )
 
 
@@ -363,6 +487,25 @@ async def explain(
         else:
             explained.append(Explained(who, item.available, item.conflicts))
     return explained
+
+
+async def explain_zoom_host(
+    runtime: Runtime,
+    org_id: uuid.UUID,
+    ref: PersonRef,
+    start: datetime,
+    duration: timedelta,
+) -> tuple[ZoomHost, tuple[Any, ...]]:
+    """The host's Zoom account at ``[start, start + duration)``: why it has no place left
+    then (the meetings that fill it), if so. Plan warnings are on ``ZoomHost.warnings``."""
+    host = await zoom_host(runtime, org_id, ref, (start, start + duration))
+    capacity = host.capacity()
+    if capacity is None:
+        return host, ()
+    try:
+        return host, engine_explain.explain_capacities((capacity,), start, duration)
+    except AvailabilityError as exc:
+        raise _invalid(exc) from exc
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from hiresync.api.v1.schemas import (
     LoopsOut,
     MemberIn,
     PeriodIn,
+    PersonIn,
     TimingIn,
 )
 from hiresync.availability import Mode, Period
@@ -57,6 +58,21 @@ def _overrides(body: TimingIn) -> availability.Overrides:
         horizon=body.booking_horizon.total() if body.booking_horizon else None,
         policy=body.policy.model_dump(exclude_none=True) if body.policy else {},
     )
+
+
+def _ref(item: PersonIn | None) -> PersonRef | None:
+    return None if item is None else PersonRef(user_id=item.user_id, email=item.email)
+
+
+def _host_out(host: availability.ZoomHost) -> dict[str, Any]:
+    return {
+        "user_id": host.user_id,
+        "email": host.email,
+        "name": host.name,
+        "plan": host.plan,
+        "concurrent_meetings": host.concurrent_meetings,
+        "max_minutes": host.max_minutes,
+    }
 
 
 def _group(index: int, members: list[MemberIn], required: str | int) -> availability.GroupSpec:
@@ -109,7 +125,10 @@ async def find_availability(
     People whose calendar cannot be read count as never free and are listed with the
     reason. Slots start on the ``start_interval`` grid (from the top of the UTC hour);
     in ``periods`` format the answer is maximal free stretches instead. The
-    ``Server-Timing`` header says how long reading the calendars and solving took."""
+    ``Server-Timing`` header says how long reading the calendars and solving took.
+    With ``zoom_host``, times when that host already runs as many live Zoom interviews
+    as their plan allows at once are left out, and a Basic plan's time limit is a
+    warning."""
     clock = RequestClock(body.time_zone)
     request = availability.AvailabilityRequest(
         groups=tuple(_group(i, g.members, g.required) for i, g in enumerate(body.participants)),
@@ -119,6 +138,7 @@ async def find_availability(
         mode=Mode(body.response_format),
         max_results=body.max_results,
         overrides=_overrides(body),
+        zoom_host=_ref(body.zoom_host),
     )
     answer = await availability.find(runtime, org, request, datetime.now(UTC))
     timings = answer.timings
@@ -131,6 +151,8 @@ async def find_availability(
         "time_zone": clock.name,
         key: _slots(answer, clock.write),
         "people": [person_out(p) for p in answer.participants.values()],
+        "zoom_host": _host_out(answer.zoom_host) if answer.zoom_host else None,
+        "warnings": list(answer.warnings),
     }
 
 
@@ -160,10 +182,15 @@ def _explained(item: availability.Explained, write: Callable[[datetime], datetim
 async def explain_availability(body: ExplainIn, org: OrgDep, runtime: RuntimeDep) -> Any:
     """For one candidate time, whether each person can make it and every reason why not:
     the busy event (its subject unless private), a buffer, working hours, a daily or
-    weekly interview cap, minimum notice or booking horizon."""
+    weekly interview cap, minimum notice or booking horizon; with ``zoom_host``, whether
+    that host's Zoom account has a place then (and which meetings fill it)."""
     clock = RequestClock(body.time_zone)
     start = clock.read(body.start, "start")
     duration: timedelta = body.required_duration.total()
+    host_ref = _ref(body.zoom_host)
+    host = None
+    if host_ref is not None:  # refused before any calendar is read
+        host = await availability.explain_zoom_host(runtime, org, host_ref, start, duration)
     found = await availability.explain(
         runtime,
         org,
@@ -178,6 +205,21 @@ async def explain_availability(body: ExplainIn, org: OrgDep, runtime: RuntimeDep
         "end": clock.write(start + duration),
         "time_zone": clock.name,
         "people": [_explained(item, clock.write) for item in found],
+        "zoom_host": _host_explained(host, duration, clock.write) if host else None,
+    }
+
+
+def _host_explained(
+    found: tuple[availability.ZoomHost, tuple[Any, ...]],
+    duration: timedelta,
+    write: Callable[[datetime], datetime],
+) -> dict[str, Any]:
+    host, conflicts = found
+    return {
+        **_host_out(host),
+        "available": not conflicts,
+        "reasons": [_reason(c, write) for c in conflicts],
+        "warnings": list(host.warnings(duration)),
     }
 
 

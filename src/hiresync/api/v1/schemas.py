@@ -246,12 +246,21 @@ class AvailabilityIn(TimingIn):
     )
     response_format: Literal["slots", "periods"] = "slots"
     max_results: int = Field(default=512, ge=1, le=5000)
+    zoom_host: PersonIn | None = Field(
+        default=None,
+        description="The team member whose Zoom account will host the meeting (they must have "
+        "connected Zoom): times when they already host as many live Zoom interviews as their "
+        "plan allows at once are not offered; a Basic plan's time limit adds a warning.",
+    )
 
 
 class ExplainIn(TimingIn):
     participants: list[MemberIn] = Field(min_length=1, max_length=1000)
     start: datetime = Field(examples=["2026-12-01T15:00:00Z"])
     required_duration: DurationIn = Field(examples=[{"minutes": 60}])
+    zoom_host: PersonIn | None = Field(
+        default=None, description="Also say whether this host's Zoom account has a place then."
+    )
 
 
 class SlotMemberOut(BaseModel):
@@ -277,11 +286,25 @@ class AvailabilityPersonOut(BaseModel):
     )
 
 
+class ZoomHostOut(BaseModel):
+    user_id: uuid.UUID
+    email: str
+    name: str | None
+    plan: str = Field(description="Basic, Pro, Business or Licensed.")
+    concurrent_meetings: int | None = Field(description="Meetings at once; null: no limit known.")
+    max_minutes: int | None = Field(description="Basic: meetings end after this many minutes.")
+
+
 class AvailabilityOut(BaseModel):
     time_zone: str
     available_slots: list[SlotOut] | None = None
     available_periods: list[SlotOut] | None = None
     people: list[AvailabilityPersonOut]
+    zoom_host: ZoomHostOut | None = None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What will affect every slot (a Basic Zoom host's time limit, say).",
+    )
 
 
 class ReasonOut(BaseModel):
@@ -295,6 +318,7 @@ class ReasonOut(BaseModel):
         "before_min_notice",
         "after_horizon",
         "calendar_unreadable",
+        "capacity",
     ]
     message: str
     start: datetime | None = None
@@ -308,11 +332,18 @@ class ExplainPersonOut(AvailabilityPersonOut):
     reasons: list[ReasonOut]
 
 
+class ExplainZoomHostOut(ZoomHostOut):
+    available: bool = Field(description="Whether the host's Zoom account has a place then.")
+    reasons: list[ReasonOut]
+    warnings: list[str]
+
+
 class ExplainOut(BaseModel):
     start: datetime
     end: datetime
     time_zone: str
     people: list[ExplainPersonOut]
+    zoom_host: ExplainZoomHostOut | None = None
 
 
 class AvailabilityPolicyBody(BaseModel):
