@@ -20,10 +20,8 @@ Everything that is about the *wire* lives here and nowhere else:
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, cast
@@ -44,6 +42,7 @@ from hiresync.providers.errors import (
     RateLimited,
     SyncTokenExpired,
 )
+from hiresync.providers.retry import RetryPolicy
 
 from .parse import to_datetime_time_zone
 from .wire import EventWire, GetScheduleRequest, ScheduleInformationWire, UserWire
@@ -62,17 +61,6 @@ PREFER_UTC = 'outlook.timezone="UTC"'
 PREFER_IMMUTABLE_ID = 'IdType="ImmutableId"'
 MAILBOX_CONCURRENCY = 4
 _USER_IN_PATH = re.compile(r"(?:^|/)users/([^/?(]+)", re.IGNORECASE)
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How hard the client tries before giving up; all times in seconds."""
-
-    max_retries: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-    max_retry_after: float = 120.0
-    max_pages: int = 1000
 
 
 class _MailboxSlots:
@@ -220,7 +208,7 @@ class GraphClient:
                     raise ProviderUnavailable(
                         f"Microsoft Graph unreachable: {exc!r}", provider=PROVIDER
                     ) from exc
-                await self._backoff(url, retries, self._delay(retries), type(exc).__name__)
+                await self._backoff(url, retries, self._retry.delay(retries), type(exc).__name__)
                 retries += 1
                 continue
             if response.status_code == 401 and not refreshed:
@@ -229,7 +217,7 @@ class GraphClient:
                 continue
             if response.status_code in RETRYABLE_STATUS:
                 header = retry_after_seconds(response)
-                delay = header if header is not None else self._delay(retries)
+                delay = header if header is not None else self._retry.delay(retries)
                 if retries >= self._retry.max_retries or delay > self._retry.max_retry_after:
                     raise error_for(response, retry_after=delay)
                 await self._backoff(url, retries, delay, str(response.status_code))
@@ -285,11 +273,6 @@ class GraphClient:
         if rejected is not None and token == rejected:
             token = await self._get_token(True)
         return token
-
-    def _delay(self, retries: int) -> float:
-        """Exponential backoff with jitter (half fixed, half random) so retries spread out."""
-        cap = min(self._retry.max_delay, self._retry.base_delay * 2**retries)
-        return cap / 2 + random.uniform(0, cap / 2)  # noqa: S311 - jitter, not crypto
 
     async def _backoff(self, url: str, retries: int, delay: float, reason: str) -> None:
         log.warning(

@@ -44,7 +44,6 @@ Zoom's own.
 from __future__ import annotations
 
 import math
-import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -67,6 +66,7 @@ from hiresync.providers.errors import (
     ProviderUnavailable,
     RateLimited,
 )
+from hiresync.providers.retry import RetryPolicy as BaseRetryPolicy
 
 from .wire import (
     MeetingCreateWire,
@@ -90,13 +90,12 @@ _DAILY_300 = re.compile(r"maximum of (\d+) meetings can be created/updated", re.
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How hard the client tries before giving up; all times in seconds."""
+class RetryPolicy(BaseRetryPolicy):
+    """Zoom's bounds: fewer, shorter retries than Graph's (its limits are per second)."""
 
     max_retries: int = 4
-    base_delay: float = 0.5
     max_delay: float = 10.0
-    max_retry_after: float = 60.0  # a longer Retry-After is handed back as RateLimited
+    max_retry_after: float = 60.0
     max_pages: int = 200
 
 
@@ -275,7 +274,7 @@ class ZoomClient:
                     raise ProviderUnavailable(
                         f"Zoom is unreachable ({type(exc).__name__}).", provider=PROVIDER
                     ) from exc
-                await self._backoff(path, retries, self._delay(retries), type(exc).__name__)
+                await self._backoff(path, retries, self._retry.delay(retries), type(exc).__name__)
                 retries += 1
                 continue
             status = response.status_code
@@ -288,7 +287,7 @@ class ZoomClient:
             if status == 429:
                 if response.headers.get("X-RateLimit-Type", "").lower() == "daily-limit":
                     raise daily_limit(response, self._clock(), meeting_write=_writes(method, path))
-                delay = self._retry_after(response) or self._delay(retries)
+                delay = self._retry_after(response) or self._retry.delay(retries)
                 if retries >= self._retry.max_retries or delay > self._retry.max_retry_after:
                     error = error_for(response)
                     raise RateLimited(error.message, retry_after=delay, provider=PROVIDER)
@@ -299,7 +298,7 @@ class ZoomClient:
                 if creates:
                     raise OutcomeUnknown(error_for(response).message, provider=PROVIDER)
                 if retries < self._retry.max_retries:
-                    delay = self._retry_after(response) or self._delay(retries)
+                    delay = self._retry_after(response) or self._retry.delay(retries)
                     await self._backoff(path, retries, delay, str(status))
                     retries += 1
                     continue
@@ -318,11 +317,6 @@ class ZoomClient:
         now = self._clock()
         when = reset_time(response.headers.get("Retry-After"), now)
         return None if when is None else max(0.0, (when - now).total_seconds())
-
-    def _delay(self, retries: int) -> float:
-        """Exponential backoff with jitter (half fixed, half random) so retries spread out."""
-        cap = min(self._retry.max_delay, self._retry.base_delay * 2**retries)
-        return cap / 2 + random.uniform(0, cap / 2)  # noqa: S311 - jitter, not crypto
 
     async def _backoff(self, path: str, retries: int, delay: float, reason: str) -> None:
         log.warning(
