@@ -333,8 +333,17 @@ def test_moving_a_sent_teams_interview_to_another_meeting_says_outlook_keeps_the
     team: Any, stack: Any
 ) -> None:
     made = interview(team, 36, confirm=True, meeting={"type": "teams"})
-    view = wait_synced(team, made["id"], 1)
-    assert view["meeting"]["url"], "the calendar made a Teams meeting with the event"
+
+    def written_with_link() -> Any:
+        got = team.api.get(f"/v1/interviews/{made['id']}").json()
+        cals = got["calendars"]
+        return got if cals and cals[0]["synced_sequence"] >= 1 and got["meeting"]["url"] else None
+
+    view = wait_for(written_with_link, timeout=30)
+    assert view, (
+        "the calendar made a Teams meeting with the event: "
+        + team.api.get(f"/v1/interviews/{made['id']}").text
+    )
     answer = patch(
         team, view["id"], meeting={"type": "custom_link", "url": "https://meet.example.com/xyz"}
     )
