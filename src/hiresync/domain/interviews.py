@@ -204,8 +204,55 @@ class Meeting:
         return lines
 
 
+class LinkMaker(StrEnum):
+    """Who makes a meeting's link: the one place that tells the services how to get it."""
+
+    CALENDAR = "calendar"  # the calendar, with the event (Teams; Google Meet later)
+    HOST_ACCOUNT = "host_account"  # a MeetingProvider, on the host's own account (Zoom)
+    GIVEN = "given"  # the recruiter types it in
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingKind:
+    """How a meeting type's link is made, and by which provider (a calendar provider for
+    ``CALENDAR``, a ``runtime.meeting_accounts`` key for ``HOST_ACCOUNT``)."""
+
+    maker: LinkMaker
+    provider: str | None
+    label: str
+
+
+MEETING_KINDS: dict[MeetingType, MeetingKind] = {
+    MeetingType.TEAMS: MeetingKind(LinkMaker.CALENDAR, "microsoft", "Microsoft Teams"),
+    MeetingType.ZOOM: MeetingKind(LinkMaker.HOST_ACCOUNT, "zoom", "Zoom"),
+    MeetingType.PHONE: MeetingKind(LinkMaker.GIVEN, None, "Phone call"),
+    MeetingType.IN_PERSON: MeetingKind(LinkMaker.GIVEN, None, "In person"),
+    MeetingType.CUSTOM_LINK: MeetingKind(LinkMaker.GIVEN, None, "Custom link"),
+}
+
+
+def kind_of(meeting_type: MeetingType | str | None) -> MeetingKind:
+    """The kind of a meeting type (stored as text on the interview); unknown is ``GIVEN``."""
+    try:
+        return MEETING_KINDS[MeetingType(meeting_type)]
+    except ValueError:
+        return MeetingKind(LinkMaker.GIVEN, None, str(meeting_type))
+
+
+def made_with_event(meeting_type: MeetingType | str | None) -> bool:
+    """The calendar makes the link when it writes the event (ask it; take the link back)."""
+    return kind_of(meeting_type).maker is LinkMaker.CALENDAR
+
+
+def made_on_host_account(meeting_type: MeetingType | str | None) -> bool:
+    """A MeetingProvider makes the link on the host's account before the event is written."""
+    return kind_of(meeting_type).maker is LinkMaker.HOST_ACCOUNT
+
+
 # Meeting types whose link the provider makes (never typed in, kept across edits).
-GENERATED_MEETINGS = frozenset({MeetingType.TEAMS, MeetingType.ZOOM})
+GENERATED_MEETINGS = frozenset(
+    t for t, k in MEETING_KINDS.items() if k.maker is not LinkMaker.GIVEN
+)
 
 
 class AttendeeRole(StrEnum):

@@ -104,7 +104,7 @@ class EventWriter(Protocol):
 TokenGetter = Callable[[bool], Awaitable[str]]
 
 
-# -- video meetings (Zoom now; Teams is made with the calendar event; Meet later) ---------
+# -- video meetings made on the host's account (Zoom; see domain.interviews.MEETING_KINDS) --
 
 
 @dataclass(frozen=True)

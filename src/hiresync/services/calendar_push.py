@@ -49,7 +49,12 @@ import structlog
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hiresync.domain.interviews import InterviewStatus, MeetingType, is_live
+from hiresync.domain.interviews import (
+    InterviewStatus,
+    is_live,
+    made_on_host_account,
+    made_with_event,
+)
 from hiresync.providers.base import EventAttendee, EventDraft, EventWriter, WrittenEvent
 from hiresync.providers.errors import AuthRevoked, BadRequest, ProviderError
 from hiresync.runtime import Runtime
@@ -292,7 +297,7 @@ async def push(runtime: Runtime, interview_id: uuid.UUID) -> None:
     snapshot = await snapshot_of(runtime, interview_id)
     if snapshot is None or snapshot.interview.status == InterviewStatus.DRAFT.value:
         return
-    if snapshot.interview.meeting_type == MeetingType.ZOOM.value or (
+    if made_on_host_account(snapshot.interview.meeting_type) or (
         snapshot.interview.has_video_meeting
     ):
         snapshot = await _with_meeting(runtime, snapshot)
@@ -376,7 +381,7 @@ async def _apply(runtime: Runtime, writer: EventWriter, snapshot: Snapshot) -> N
 async def _teams(runtime: Runtime, writer: EventWriter, snapshot: Snapshot) -> bool:
     """Whether to ask for a Teams meeting; a calendar that cannot is said on the interview."""
     interview = snapshot.interview
-    if interview.meeting_type != MeetingType.TEAMS.value:
+    if not made_with_event(interview.meeting_type):
         return False
     if await writer.online_meetings_allowed(snapshot.address):
         return True
@@ -453,7 +458,7 @@ async def _synced(
         if recorded is None:
             return  # the interview was deleted meanwhile
         if event is not None and (
-            (event.join_url and interview.meeting_type == MeetingType.TEAMS.value)
+            (event.join_url and made_with_event(interview.meeting_type))
             or any(answer != "none" for _, answer in event.responses)
         ):
             row = await session.get(Interview, interview.id)
@@ -471,7 +476,7 @@ async def _synced(
 
 def _take_meeting_link(interview: Interview, event: WrittenEvent) -> None:
     """The Teams link the calendar made with the event goes on the interview."""
-    if event.join_url and interview.meeting_type == MeetingType.TEAMS.value:
+    if event.join_url and made_with_event(interview.meeting_type):
         interview.meeting_url = event.join_url
         interview.meeting_problem = None
 

@@ -32,6 +32,8 @@ from hiresync.domain.interviews import (
     Meeting,
     MeetingType,
     is_live,
+    made_on_host_account,
+    made_with_event,
     next_status,
     plan_edit,
 )
@@ -149,7 +151,7 @@ async def _zoom_host(
 ) -> None:
     """A Zoom meeting's host when the meeting becomes Zoom or a host is named; a sent
     interview switched to Zoom needs that host's connection, as confirming does."""
-    if interview.meeting_type != MeetingType.ZOOM.value:
+    if not made_on_host_account(interview.meeting_type):
         return
     if not check and changes.meeting_host is None:
         return
@@ -388,7 +390,7 @@ async def _apply(session: AsyncSession, interview: Interview, diff: _Diff) -> No
         interview.organizer_user_id, interview.organizer_mailbox = values["organizer"]
     if "meeting" in values:
         _set_meeting(interview, values["meeting"])
-        if diff.before["meeting"].get("type") == MeetingType.TEAMS.value:
+        if made_with_event(diff.before["meeting"].get("type")):
             _kept_teams_link(interview)
     people = values.get("interviewers")
     kept = await _remove_interviewers(session, interview, people)
@@ -439,7 +441,7 @@ def _kept_teams_link(interview: Interview) -> None:
     """Outlook keeps an online meeting once made: Graph ignores ``isOnlineMeeting`` after
     it is set (docs: "the meeting remains available online"). A sent interview moved away
     from Teams therefore still shows the Teams link beside the new details; say so."""
-    if interview.status == "draft" or interview.meeting_type == MeetingType.TEAMS.value:
+    if interview.status == "draft" or made_with_event(interview.meeting_type):
         return
     interview.meeting_problem = (
         "Outlook keeps the Teams meeting it already made for this interview, so the "
@@ -451,7 +453,7 @@ def _kept_teams_link(interview: Interview) -> None:
 def _set_meeting(interview: Interview, meeting: Meeting) -> None:
     """A Teams meeting's link is made by the calendar with the event, a Zoom meeting's by
     the push on the host's account (both on the next push)."""
-    generated, zoom = meeting.type in GENERATED_MEETINGS, meeting.type is MeetingType.ZOOM
+    generated, zoom = meeting.type in GENERATED_MEETINGS, made_on_host_account(meeting.type)
     interview.meeting_type = meeting.type.value
     interview.meeting_url = None if generated else meeting.url or None
     interview.meeting_id = None if zoom else meeting.meeting_id or None

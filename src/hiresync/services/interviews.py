@@ -32,6 +32,7 @@ from hiresync.domain.interviews import (
     Meeting,
     MeetingType,
     is_live,
+    made_on_host_account,
     next_status,
 )
 from hiresync.jobs.engine import defer_in_transaction
@@ -280,7 +281,7 @@ async def create(
         session, org_id, new.organizer, settings
     )
     host = await meeting_host_for(session, org_id, meeting, organizer_user_id, new.meeting_host)
-    generated = meeting.type is MeetingType.ZOOM  # its link is made on the host's account
+    generated = made_on_host_account(meeting.type)  # its link is made on the host's account
     interview = Interview(
         organization_id=org_id,
         title=title,
@@ -348,7 +349,7 @@ async def meeting_host_for(
 ) -> User | None:
     """Whose Zoom account makes the meeting: the named host, else the organizer when a team
     member organizes (a shared mailbox has no Zoom account of its own). None for others."""
-    if meeting.type is not MeetingType.ZOOM:
+    if not made_on_host_account(meeting.type):
         return None
     if ref is not None:
         return await team_member(session, org_id, ref, "meeting.host")

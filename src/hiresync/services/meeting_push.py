@@ -63,7 +63,13 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hiresync.domain.interviews import LIVE_STATUSES, InterviewStatus, MeetingType, is_live
+from hiresync.domain.interviews import (
+    LIVE_STATUSES,
+    InterviewStatus,
+    MeetingType,
+    is_live,
+    made_on_host_account,
+)
 from hiresync.jobs.engine import defer_in_transaction
 from hiresync.providers.base import MeetingDetails, MeetingProvider, MeetingRequest
 from hiresync.providers.errors import AuthRevoked, BadRequest, NotFound, ProviderError
@@ -251,9 +257,13 @@ async def push(runtime: Runtime, interview: Any) -> bool:
         _, account = await _host_account(session, row)
         account = await _meeting_account(session, row, account)
     if row is None:
-        return interview.meeting_type != ZOOM or not is_live(InterviewStatus(interview.status))
+        return not made_on_host_account(interview.meeting_type) or not is_live(
+            InterviewStatus(interview.status)
+        )
     exists = row.external_meeting_id is not None and row.state != "deleted"
-    live = is_live(InterviewStatus(interview.status)) and interview.meeting_type == ZOOM
+    live = is_live(InterviewStatus(interview.status)) and made_on_host_account(
+        interview.meeting_type
+    )
     if not live:
         if exists:
             await _delete(runtime, interview, row, account)
@@ -262,7 +272,7 @@ async def push(runtime: Runtime, interview: Any) -> bool:
         return True
     if account is None or account.status != "active":
         return await _host_unusable(runtime, interview, row, exists)
-    meetings = runtime.meeting_provider(ZOOM).meetings(
+    meetings = runtime.meeting_provider(row.provider).meetings(
         meeting_accounts.token_getter(runtime, account.id)
     )
     try:
@@ -385,7 +395,7 @@ async def _delete(
     if account is None or account.status != "active":
         note = "The Zoom meeting could not be deleted: its host's Zoom is not connected."
     else:
-        meetings = runtime.meeting_provider(ZOOM).meetings(
+        meetings = runtime.meeting_provider(row.provider).meetings(
             meeting_accounts.token_getter(runtime, account.id)
         )
         try:

@@ -6,13 +6,19 @@ from __future__ import annotations
 import pytest
 
 from hiresync.domain.interviews import (
+    GENERATED_MEETINGS,
+    MEETING_KINDS,
     TRANSITIONS,
     Action,
     InterviewStatus,
     InvalidTransition,
+    LinkMaker,
     Meeting,
     MeetingType,
     is_live,
+    kind_of,
+    made_on_host_account,
+    made_with_event,
     next_status,
 )
 
@@ -62,3 +68,17 @@ def test_joining_lines_list_what_the_meeting_has() -> None:
     link = Meeting(MeetingType.CUSTOM_LINK, url="https://meet.example/x", passcode="42")
     assert link.joining_lines() == ["Join: https://meet.example/x", "Passcode: 42"]
     assert Meeting(MeetingType.TEAMS).joining_lines() == []
+
+
+def test_every_meeting_type_says_who_makes_its_link() -> None:
+    """One table answers, for each meeting type, whether the calendar makes the link with
+    the event, a provider makes it on the host's account, or the recruiter types it."""
+    assert set(MEETING_KINDS) == set(MeetingType)
+    assert made_with_event("teams") and not made_on_host_account("teams")
+    assert made_on_host_account(MeetingType.ZOOM) and not made_with_event("zoom")
+    assert kind_of("zoom").provider == "zoom" and kind_of("teams").provider == "microsoft"
+    typed = {MeetingType.PHONE, MeetingType.IN_PERSON, MeetingType.CUSTOM_LINK}
+    assert all(kind_of(t).maker is LinkMaker.GIVEN for t in typed)
+    assert {MeetingType.TEAMS, MeetingType.ZOOM} == GENERATED_MEETINGS
+    assert kind_of("fax").maker is LinkMaker.GIVEN, "an unknown stored type is never made"
+    assert kind_of(None).maker is LinkMaker.GIVEN
