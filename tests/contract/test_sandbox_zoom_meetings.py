@@ -186,6 +186,20 @@ def test_invalid_fields_fail_validation_naming_each_field(
     assert create(http, auth, agenda="x" * 2000, settings={"future": 1}).status_code == 201
 
 
+def test_listing_cuts_agendas_at_250_characters_and_get_has_the_whole(
+    http: httpx.Client, sandbox: ZoomSandbox
+) -> None:
+    """The spec: "The length of agenda gets truncated to 250 characters when you list all
+    meetings for a user" — a key kept at an agenda's end is seen only with a GET."""
+    auth = bearer(http, sandbox, FAY)
+    agenda = "a" * 300 + "\nhiresync:end"
+    made = create(http, auth, agenda=agenda).json()
+    listed = http.get("/v2/users/me/meetings", headers=auth, params={"page_size": 300}).json()
+    (item,) = [m for m in listed["meetings"] if m["id"] == made["id"]]
+    assert item["agenda"] == agenda[:250]
+    assert http.get(f"/v2/meetings/{made['id']}", headers=auth).json()["agenda"] == agenda
+
+
 def test_waiting_room_turns_join_before_host_off(http: httpx.Client, sandbox: ZoomSandbox) -> None:
     body = create(
         http, bearer(http, sandbox, FAY), settings={"join_before_host": True, "waiting_room": True}

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .sandbox import ZoomSandbox
 
 AGENDA_MAX = 2000
+LISTED_AGENDA_MAX = 250
 TOPIC_MAX = 200
 BOOLEAN_SETTINGS = (
     "host_video",
@@ -343,7 +344,9 @@ def list_item_json(meeting: Meeting, base: str) -> dict[str, Any]:
         "join_url": join_url(meeting, base),
     }
     if meeting.agenda:
-        item["agenda"] = meeting.agenda
+        # The spec: "The length of agenda gets truncated to 250 characters when you list
+        # all meetings for a user"; GET /meetings/{id} has the whole of it.
+        item["agenda"] = meeting.agenda[:LISTED_AGENDA_MAX]
     return item
 
 
