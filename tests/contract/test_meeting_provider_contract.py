@@ -287,3 +287,33 @@ class TestZoomMeetings(MeetingProviderContract):
         sandbox.limits.meeting_writes_per_day, sandbox.limits.daily_limit_status = 0, 300
         with pytest.raises(RateLimited, match="daily Zoom limit of this host"):
             await world.provider.create(interview())
+
+    @pytest.mark.parametrize(
+        "rules",
+        [
+            {
+                "length": 8,
+                "have_letter": True,
+                "have_number": True,
+                "have_special_character": True,
+                "have_upper_and_lower_characters": True,
+                "consecutive_characters_length": 4,
+            },
+            {"length": 9, "only_allow_numeric": True, "consecutive_characters_length": 4},
+        ],
+        ids=["strong", "numeric-only"],
+    )
+    async def test_the_passcode_meets_the_hosts_account_rules(
+        self, world: MeetingWorld, sandbox: ZoomSandbox, rules: dict[str, Any]
+    ) -> None:
+        """An account's Settings › Security rules are read from the user's settings, and
+        the passcode hiresync sends meets them (Zoom refuses one that does not)."""
+        account = sandbox.user(LENA).account_id
+        sandbox.set_passcode_requirement(account, **rules)
+        try:
+            made = await world.provider.create(interview())
+        finally:
+            sandbox.set_passcode_requirement(account)
+        assert made.passcode and len(made.passcode) >= rules["length"]
+        assert made.passcode.isdigit() == bool(rules.get("only_allow_numeric"))
+        assert sandbox.meeting(made.meeting_id).password == made.passcode

@@ -460,3 +460,35 @@ def test_limits_stats_and_mounting_under_a_prefix(http: httpx.Client, sandbox: Z
             headers={"Authorization": f"Bearer {body['access_token']}"},
         ).json()
         assert meeting["join_url"].startswith(f"{url}/sandbox/zoom/j/")
+
+
+@pytest.mark.parametrize(
+    ("password", "accepted"),
+    [("Ab3*xyzq", True), ("ab3*xyzq", False), ("Ab3*xy", False), ("Ab1234*x", False)],
+    ids=["meets", "no-upper-case", "too-short", "run-of-four"],
+)
+def test_a_passcode_must_meet_the_accounts_requirement(
+    http: httpx.Client, sandbox: ZoomSandbox, password: str, accepted: bool
+) -> None:
+    auth = bearer(http, sandbox, FAY)
+    account = sandbox.user(FAY).account_id
+    sandbox.set_passcode_requirement(
+        account,
+        length=8,
+        have_number=True,
+        have_special_character=True,
+        have_upper_and_lower_characters=True,
+        consecutive_characters_length=4,
+    )
+    try:
+        settings = http.get("/v2/users/me/settings", headers=auth).json()
+        required = settings["schedule_meeting"]["meeting_password_requirement"]
+        response = create(http, auth, password=password)
+        generated = create(http, auth).json()["password"]
+    finally:
+        sandbox.set_passcode_requirement(account)
+    assert required["length"] == 8 and required["consecutive_characters_length"] == 4
+    assert (response.status_code == 201) is accepted, response.text
+    if not accepted:
+        assert response.json()["code"] == 300
+    assert len(generated) >= 8 and not generated.isalnum(), "Zoom's own passcode meets the rules"

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 from .model import Meeting, User
 from .wire import (
     PASSWORD_MESSAGE,
+    REQUIREMENT_MESSAGE,
+    breaks_requirement,
     encrypt_password,
     generate_password,
     parse_start_time,
@@ -175,6 +177,13 @@ def _check_scalars(body: dict[str, Any]) -> None:
         raise MeetingInputError(300, PASSWORD_MESSAGE, ("password",))
 
 
+def _check_requirement(sandbox: ZoomSandbox, body: dict[str, Any], host: User) -> None:
+    """A passcode given must also meet the host account's passcode requirements."""
+    requirement = sandbox.accounts[host.account_id].passcode_requirement
+    if body.get("password") and breaks_requirement(str(body["password"]), requirement):
+        raise MeetingInputError(300, REQUIREMENT_MESSAGE, ("password",))
+
+
 def _check_schedule_for(body: dict[str, Any], host: User) -> None:
     target = body.get("schedule_for")
     if target is not None and str(target).lower() not in (host.email.lower(), host.id.lower()):
@@ -196,6 +205,7 @@ def create_meeting(sandbox: ZoomSandbox, host: User, body: dict[str, Any]) -> Me
     """Validate a create body and store the meeting; raises MeetingInputError."""
     _check_scalars(body)
     _check_schedule_for(body, host)
+    _check_requirement(sandbox, body, host)
     timezone = str(body.get("timezone") or host.timezone)
     meeting_type = int(body.get("type", 2))
     now = sandbox.now().replace(microsecond=0)
@@ -209,7 +219,8 @@ def create_meeting(sandbox: ZoomSandbox, host: User, body: dict[str, Any]) -> Me
         meeting_type = 1 if meeting_type == 2 else meeting_type  # no start_time: instant
     settings = _normalise(sandbox, _settings(body.get("settings", {}), DEFAULT_SETTINGS))
     meeting_id = sandbox.new_meeting_id()
-    password = body.get("password") or generate_password(sandbox.random)
+    requirement = sandbox.accounts[host.account_id].passcode_requirement
+    password = body.get("password") or generate_password(sandbox.random, requirement)
     meeting = Meeting(
         id=meeting_id,
         uuid=base64.b64encode(secrets.token_bytes(16)).decode(),
@@ -263,6 +274,7 @@ def apply_changes(
     in wire form, for ``meeting.updated``. Raises MeetingInputError and changes nothing then."""
     _check_scalars(body)
     _check_schedule_for(body, sandbox.users[meeting.host_id])
+    _check_requirement(sandbox, body, sandbox.users[meeting.host_id])
     before = _view(meeting)
     timezone = str(body.get("timezone") or meeting.timezone)
     start = meeting.start_time

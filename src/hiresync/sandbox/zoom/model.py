@@ -135,6 +135,8 @@ class Account:
     requires_preapproval: bool = False
     preapproved: set[str] = field(default_factory=set)  # client ids
     faults: Faults = field(default_factory=Faults)
+    # Settings › Security passcode rules (``meeting_password_requirement``); None: Zoom's own.
+    passcode_requirement: dict[str, Any] | None = None
 
     @property
     def plan_info(self) -> Plan:

@@ -149,11 +149,18 @@ async def get_settings(call: ApiCall) -> Response:
     if user is None:
         ref = call.params["uid"]
         return zoom_error(404, 1001, f"User does not exist: {ref}.", headers=call.headers())
-    plan = call.sandbox.accounts[user.account_id].plan_info
+    account = call.sandbox.accounts[user.account_id]
+    plan = account.plan_info
+    required = (
+        {"meeting_password_requirement": dict(account.passcode_requirement)}
+        if account.passcode_requirement
+        else {}
+    )
     return _json(
         call,
         {
             "schedule_meeting": {
+                **required,
                 "host_video": False,
                 "participants_video": False,
                 "audio_type": "both",

@@ -501,6 +501,12 @@ class ZoomSandbox:
 
     # -- faults --------------------------------------------------------------------------------
 
+    def set_passcode_requirement(self, account: str | Account, **rules: Any) -> None:
+        """The account's Settings › Security passcode rules (``length``, ``have_letter``,
+        ``have_number``, ``have_special_character``, ``have_upper_and_lower_characters``,
+        ``only_allow_numeric``, ``consecutive_characters_length``); none given clears them."""
+        self.account(account).passcode_requirement = dict(rules) or None
+
     def set_faults(self, account: str | Account, **changes: Any) -> dict[str, Any]:
         faults = self.account(account).faults
         faults.update(changes)

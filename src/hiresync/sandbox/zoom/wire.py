@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -105,10 +106,55 @@ def password_problem(password: Any) -> str | None:
     return None
 
 
-def generate_password(rng: Any) -> str:
-    """A 6-character passcode, as Zoom generates when passcodes are required (free accounts)."""
-    alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-    return "".join(rng.choice(alphabet) for _ in range(6))
+REQUIREMENT_MESSAGE = (
+    "The passcode does not meet the account's passcode requirements (Settings › Security)."
+)
+
+
+def breaks_requirement(password: str, requirement: dict[str, Any] | None) -> bool:
+    """Whether a passcode breaks the account's ``meeting_password_requirement`` (support.zoom.us
+    "Meeting and webinar passcodes": minimum length, letters, numbers, special characters,
+    both cases, numeric only, no run of consecutive characters of the given length)."""
+    if not requirement:
+        return False
+    rules = [
+        len(password) >= int(requirement.get("length") or 0),
+        not requirement.get("have_letter") or any(c.isalpha() for c in password),
+        not requirement.get("have_number") or any(c.isdigit() for c in password),
+        not requirement.get("have_special_character") or any(not c.isalnum() for c in password),
+        not requirement.get("have_upper_and_lower_characters")
+        or (any(c.isupper() for c in password) and any(c.islower() for c in password)),
+        not requirement.get("only_allow_numeric") or password.isdigit(),
+        not _has_run(password, int(requirement.get("consecutive_characters_length") or 0)),
+    ]
+    return not all(rules)
+
+
+def _has_run(password: str, length: int) -> bool:
+    """A run of ``length`` consecutive characters ("1234", "abcd") or one repeated ("1111")."""
+    if length < 2:
+        return False
+    for i in range(len(password) - length + 1):
+        window = password[i : i + length]
+        steps = {ord(b) - ord(a) for a, b in itertools.pairwise(window)}
+        if len(steps) == 1 and steps <= {-1, 0, 1}:
+            return True
+    return False
+
+
+def generate_password(rng: Any, requirement: dict[str, Any] | None = None) -> str:
+    """A 6-character passcode, as Zoom generates when passcodes are required (free accounts),
+    or one the account's requirement accepts (tried until one does, as Zoom's are random)."""
+    numeric = bool((requirement or {}).get("only_allow_numeric"))
+    alphabet = "23456789" if numeric else "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    size = max(6, min(10, int((requirement or {}).get("length") or 0)))
+    while True:
+        chars = [rng.choice(alphabet) for _ in range(size)]
+        if (requirement or {}).get("have_special_character") and not numeric:
+            chars[rng.randrange(size)] = rng.choice("@-_*")
+        password = "".join(chars)
+        if not breaks_requirement(password, requirement):
+            return password
 
 
 def encrypt_password(password: str, meeting_id: int) -> str:
