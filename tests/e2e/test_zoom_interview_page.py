@@ -11,6 +11,7 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from hiresync.sandbox.zoom import PRO_ACCOUNT_ID
+from hiresync.sandbox.zoom.model import BASIC
 from tests.e2e.test_connected_apps_page import log_in
 
 FORM = "/interviews/new"
@@ -52,3 +53,32 @@ def test_the_zoom_option_says_what_happens_and_how_to_connect(
         "of its own on your Zoom account, which anyone invited can join without you."
     )
     expect(page.locator("#zoom-not-connected")).to_have_count(0)
+
+
+def test_the_form_warns_of_a_basic_accounts_40_minutes_while_it_is_filled_in(
+    stack: Any, make_org: Any, page: Page
+) -> None:
+    org = make_org()
+    log_in(page, stack.url, org.admin_email, org.password)
+    free = stack.zoom.add_account(f"Free {secrets.token_hex(3)}", "free")
+    host = stack.zoom.add_user(
+        free.id, email=f"bo.{secrets.token_hex(3)}@free.test", first_name="Bo", user_type=BASIC
+    )
+    page.goto(f"{stack.url}/settings/connected-apps")
+    page.get_by_role("button", name="Connect Zoom").click()
+    page.locator(f"button[value='{host.id}']").click()
+    expect(page.get_by_test_id("zoom-status")).to_have_text("Connected")
+
+    page.goto(f"{stack.url}{FORM}")
+    page.locator("#date").fill("2030-03-04")
+    page.locator("#time").fill("10:00")
+    page.locator("#minutes").fill("60")
+    page.get_by_label("Meeting type").select_option(label="Zoom meeting")
+    warning = page.locator("[data-warning='zoom-plan']")
+    expect(warning).to_contain_text("Basic (free): the meeting will end at 40 minutes")
+    expect(warning).to_contain_text("this interview lasts 60")
+
+    page.locator("#minutes").fill("40")
+    page.locator("#minutes").dispatch_event("change")
+    expect(warning).to_have_count(0)
+    expect(page).to_have_url(f"{stack.url}{FORM}")  # nothing was saved

@@ -253,6 +253,44 @@ def test_a_pro_host_is_warned_of_an_overlapping_zoom_interview(zteam: Any) -> No
     assert '"Panel A"' in warning and "one can run at once" in warning
 
 
+def _plan(browser: Any, start: str, minutes: int, **extra: str) -> Any:
+    """The interview form's question, as its script asks it (UTC date and time)."""
+    at = datetime.fromisoformat(start)
+    query = {"date": at.date().isoformat(), "time": f"{at:%H:%M}", "minutes": str(minutes)}
+    return browser.http.get("/interviews/zoom-plan", params={"tz": "UTC", **query, **extra})
+
+
+def test_the_form_warns_of_the_plan_before_anything_is_saved(zteam: Any, stack: Stack) -> None:
+    start, end = slot(hour=15)
+    panel = zteam.api.post(
+        "/v1/interviews",
+        json=zoom_body(zteam, "paul", start=start, end=end, confirm=True, title="Panel B"),
+    )
+    assert panel.status_code == 201, panel.text
+    paul, bea = zteam.browsers["paul"], zteam.browsers["bea"]
+
+    clash = _plan(paul, start, 45).json()
+    assert clash["connected"] is True
+    (warning,) = clash["warnings"]
+    assert '"Panel B"' in warning and "one can run at once" in warning
+    editing = _plan(paul, start, 45, interview=panel.json()["id"]).json()
+    assert editing["warnings"] == [], "an interview does not clash with itself"
+    assert _plan(paul, end, 30).json()["warnings"] == [], "back to back is no clash"
+
+    (cap,) = _plan(bea, start, 60).json()["warnings"]
+    assert "Basic" in cap and "end at 40 minutes" in cap and "lasts 60" in cap
+    assert _plan(bea, start, 40).json()["warnings"] == []
+    unfinished = bea.http.get("/interviews/zoom-plan", params={"date": "", "minutes": "60"})
+    assert unfinished.status_code == 200 and unfinished.json()["warnings"] == []
+
+    nobody = Browser(stack.url)
+    try:
+        answer = nobody.http.get("/interviews/zoom-plan", params={"minutes": "60"})
+    finally:
+        nobody.close()
+    assert answer.status_code == 401 and "Sign in" in answer.json()["error"]
+
+
 def test_a_disconnected_host_keeps_the_link_already_made(zteam: Any, stack: Stack) -> None:
     zoom: ZoomSandbox = stack.zoom
     view = confirmed(zteam, "paul")

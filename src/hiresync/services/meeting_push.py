@@ -187,8 +187,32 @@ async def warnings_for(session: AsyncSession, interview: Interview) -> list[str]
             return []  # the link stays; the push says what it could not update
         return [f"{not_connected_message(host, account)} Connect Zoom under {SETTINGS}. {BY_HAND}"]
     assert host is not None
+    return await plan_warnings(
+        session,
+        interview.organization_id,
+        host,
+        account,
+        interview.start,
+        interview.end,
+        leave_out=interview.id,
+    )
+
+
+async def plan_warnings(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    host: User,
+    account: MeetingAccount,
+    start: datetime,
+    end: datetime,
+    *,
+    leave_out: uuid.UUID | None = None,
+) -> list[str]:
+    """What ``host``'s Zoom plan would do to an interview at this time: a Basic account's
+    40 minutes, and a plan's meetings at a time (naming the interviews it overlaps).
+    Also asked by the interview form before anything is saved."""
     said: list[str] = []
-    minutes = int((interview.end - interview.start).total_seconds() // 60)
+    minutes = int((end - start).total_seconds() // 60)
     if account.licensed is False or account.max_minutes:
         cap = account.max_minutes or 40
         if minutes > cap:
@@ -198,7 +222,7 @@ async def warnings_for(session: AsyncSession, interview: Interview) -> list[str]
                 "licensed Zoom account, or upgrade the account."
             )
     if account.concurrent_meetings:
-        others = await _overlapping(session, interview, host.id)
+        others = await _overlapping(session, org_id, host.id, start, end, leave_out)
         if len(others) >= account.concurrent_meetings:
             names = "; ".join(
                 f'"{o.title}" ({o.start.astimezone(UTC):%a %d %b %H:%M}–'
@@ -214,25 +238,30 @@ async def warnings_for(session: AsyncSession, interview: Interview) -> list[str]
 
 
 async def _overlapping(
-    session: AsyncSession, interview: Interview, host_id: uuid.UUID
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    host_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    leave_out: uuid.UUID | None,
 ) -> list[Interview]:
-    """The host's other live Zoom interviews that overlap this one."""
-    return list(
-        await session.scalars(
-            select(Interview)
-            .join(InterviewMeeting, InterviewMeeting.interview_id == Interview.id)
-            .where(
-                Interview.organization_id == interview.organization_id,
-                InterviewMeeting.host_user_id == host_id,
-                Interview.id != interview.id,
-                Interview.meeting_type == ZOOM,
-                Interview.status.in_([s.value for s in LIVE_STATUSES]),
-                Interview.start < interview.end,
-                Interview.end > interview.start,
-            )
-            .order_by(Interview.start)
+    """The host's other live Zoom interviews that overlap ``start``–``end``."""
+    query = (
+        select(Interview)
+        .join(InterviewMeeting, InterviewMeeting.interview_id == Interview.id)
+        .where(
+            Interview.organization_id == org_id,
+            InterviewMeeting.host_user_id == host_id,
+            Interview.meeting_type == ZOOM,
+            Interview.status.in_([s.value for s in LIVE_STATUSES]),
+            Interview.start < end,
+            Interview.end > start,
         )
+        .order_by(Interview.start)
     )
+    if leave_out is not None:
+        query = query.where(Interview.id != leave_out)
+    return list(await session.scalars(query))
 
 
 # -- the push ----------------------------------------------------------------------------------

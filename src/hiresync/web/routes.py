@@ -351,12 +351,14 @@ def install(app: FastAPI) -> None:
         connected_apps,
         interview_edit_pages,
         interview_pages,
+        meeting_checks,
         scheduling,
         template_pages,
     )
 
     app.include_router(router)
     app.include_router(scheduling.router)
+    app.include_router(meeting_checks.router)  # before /interviews/{id} would take its path
     app.include_router(interview_pages.router)
     app.include_router(interview_edit_pages.router)
     app.include_router(template_pages.router)
