@@ -26,8 +26,9 @@ live                   up to date              nothing -> calendar
 =====================  ======================  ==============================================
 
 Zoom's daily create/update quota (``DailyLimitReached``) queues the push again for when it
-resets and says so on the interview; Zoom is not asked again for the interview before then
-unless it changes. That waiting job has a lower priority than the interview's other push jobs:
+resets and says so on the interview; the reset is kept on the host's account
+(``quota_resets_at``), so neither this interview nor the host's others ask Zoom again before
+then (they wait for the same reset). That waiting job has a lower priority than the interview's other push jobs:
 procrastinate runs jobs of one ``lock`` in id order *whatever their schedule*, so a retry at
 midnight with the default priority would hold back every later change (cancel, reschedule)
 of the interview until midnight. A meeting Zoom refuses (``BadRequest``, e.g. 400 code 300
@@ -301,6 +302,10 @@ async def push(runtime: Runtime, interview: Any) -> bool:
         return True
     if account is None or account.status != "active":
         return await _host_unusable(runtime, interview, row, exists)
+    if account.quota_resets_at is not None and account.quota_resets_at > datetime.now(UTC):
+        # Another of the host's pushes met the daily limit: Zoom would only refuse this one.
+        await _daily_limit(runtime, interview, row, account.quota_resets_at)
+        return exists
     meetings = runtime.meeting_provider(row.provider).meetings(
         meeting_accounts.token_getter(runtime, account.id)
     )
@@ -317,6 +322,7 @@ async def push(runtime: Runtime, interview: Any) -> bool:
         await meeting_accounts.mark_reconnect_needed(runtime, account.id, exc.message)
         return await _host_unusable(runtime, interview, row, exists)
     except DailyLimitReached as exc:
+        await _quota_spent(runtime, account.id, exc.resets_at)
         await _daily_limit(runtime, interview, row, exc.resets_at)
         return exists
     except BadRequest as exc:
@@ -466,6 +472,14 @@ async def _host_unusable(
         )
     await _problem(runtime, interview, row, reason)
     return exists
+
+
+async def _quota_spent(runtime: Runtime, account_id: uuid.UUID, resets_at: datetime) -> None:
+    """Remembered on the host's account, so their other interviews wait without asking."""
+    async with runtime.db.transaction() as session:
+        account = await session.get(MeetingAccount, account_id, with_for_update=True)
+        if account is not None:
+            account.quota_resets_at = max(resets_at, account.quota_resets_at or resets_at)
 
 
 async def _daily_limit(

@@ -465,6 +465,8 @@ class MeetingAccount(Base):
     refresh_sealed: Mapped[str | None] = mapped_column(Text)
     key_id: Mapped[str | None] = mapped_column(String(40))
     access_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Zoom's daily create/update quota is spent until then: the host's pushes wait.
+    quota_resets_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     connected_at: Mapped[datetime] = _created()
     disconnected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
