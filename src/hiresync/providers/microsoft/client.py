@@ -44,8 +44,22 @@ from hiresync.providers.errors import (
 )
 from hiresync.providers.retry import RetryPolicy
 
-from .parse import to_datetime_time_zone
-from .wire import EventWire, GetScheduleRequest, ScheduleInformationWire, UserWire
+from .parse import (
+    CalendarDelta,
+    DeltaPage,
+    merge_delta_pages,
+    parse_delta_page,
+    to_datetime_time_zone,
+)
+from .wire import (
+    DeltaPageWire,
+    EventWire,
+    GetScheduleRequest,
+    ScheduleInformationWire,
+    SubscriptionRequest,
+    SubscriptionWire,
+    UserWire,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +74,7 @@ WRITTEN_SELECT = "id,iCalUId,subject,start,end,isCancelled,attendees,onlineMeeti
 PREFER_UTC = 'outlook.timezone="UTC"'
 PREFER_IMMUTABLE_ID = 'IdType="ImmutableId"'
 MAILBOX_CONCURRENCY = 4
+EVENT_CHANGES = ("created", "updated", "deleted")
 _USER_IN_PATH = re.compile(r"(?:^|/)users/([^/?(]+)", re.IGNORECASE)
 
 
@@ -363,6 +378,148 @@ class GraphClient:
             events.extend(cast(list[EventWire], page))
         return events
 
+    # -- calendarView delta ----------------------------------------------------------------
+
+    async def iter_calendar_view_delta(
+        self,
+        user: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        delta_link: str | None = None,
+        page_size: int = 100,
+        calendar_id: str | None = None,
+    ) -> AsyncIterator[DeltaPage]:
+        """One delta round, page by page: from ``delta_link`` (the last round's), or a first
+        full round over ``[start, end)``. Every ``@odata.nextLink`` is followed; the last page
+        carries the next ``delta_link``. An expired or reset token raises
+        ``SyncTokenExpired`` (410): drop the cursor and start a full round."""
+        headers = {"Prefer": f"{PREFER_UTC}, {PREFER_IMMUTABLE_ID}, odata.maxpagesize={page_size}"}
+        url, params = self._delta_start(user, start, end, delta_link, calendar_id)
+        pages = 0
+        while url:
+            if pages >= self._retry.max_pages:
+                raise ProviderError(f"delta did not end after {pages} pages", provider=PROVIDER)
+            body = cast(
+                DeltaPageWire, await self.request("GET", url, params=params, headers=headers)
+            )
+            page = parse_delta_page(body or {"value": []})
+            if page.next_link is None and page.delta_link is None:
+                raise ProviderError("delta page without nextLink or deltaLink", provider=PROVIDER)
+            pages, params, url = pages + 1, None, page.next_link
+            if url and not self._same_origin(url):
+                raise ProviderError("nextLink points outside Microsoft Graph", provider=PROVIDER)
+            yield page
+
+    async def calendar_view_delta(
+        self,
+        user: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        delta_link: str | None = None,
+        page_size: int = 100,
+        calendar_id: str | None = None,
+    ) -> CalendarDelta:
+        """A whole delta round as (events, removed ids, next delta link); see
+        :meth:`iter_calendar_view_delta`."""
+        pages = [
+            page
+            async for page in self.iter_calendar_view_delta(
+                user,
+                start,
+                end,
+                delta_link=delta_link,
+                page_size=page_size,
+                calendar_id=calendar_id,
+            )
+        ]
+        return merge_delta_pages(pages)
+
+    def _delta_start(
+        self,
+        user: str,
+        start: datetime | None,
+        end: datetime | None,
+        delta_link: str | None,
+        calendar_id: str | None,
+    ) -> tuple[str, dict[str, str] | None]:
+        if delta_link:
+            if not self._same_origin(delta_link):
+                raise ProviderError("deltaLink points outside Microsoft Graph", provider=PROVIDER)
+            return delta_link, None
+        if start is None or end is None:
+            raise ValueError("a first delta round needs start and end")
+        view = ("calendarView",)
+        if calendar_id:
+            view = ("calendars", quote(calendar_id, safe=""), "calendarView")
+        params = {"startDateTime": _iso_utc(start), "endDateTime": _iso_utc(end)}
+        return user_path(user, *view, "delta"), params
+
+    # -- change-notification subscriptions -------------------------------------------------
+
+    async def create_subscription(
+        self,
+        resource: str,
+        notification_url: str,
+        *,
+        expiration: datetime,
+        client_state: str,
+        change_types: Sequence[str] = EVENT_CHANGES,
+        lifecycle_url: str | None = None,
+    ) -> SubscriptionWire:
+        """``POST /subscriptions``. Graph validates both URLs (they must echo the
+        ``validationToken`` within 10 s) before it answers; a refused handshake is a
+        ``BadRequest``. ``client_state`` (≤ 128 chars) comes back in every notification."""
+        if not 0 < len(client_state) <= 128:
+            raise ValueError("client_state must be 1 to 128 characters")
+        unknown = set(change_types) - set(EVENT_CHANGES)
+        if unknown or not change_types:
+            raise ValueError(f"change types must be among {EVENT_CHANGES}")
+        body: SubscriptionRequest = {
+            "changeType": ",".join(change_types),
+            "notificationUrl": notification_url,
+            "resource": resource,
+            "expirationDateTime": _iso_utc(expiration),
+            "clientState": client_state,
+        }
+        if lifecycle_url:
+            body["lifecycleNotificationUrl"] = lifecycle_url
+        answer = await self.request(
+            "POST", "subscriptions", json=body, headers={"Prefer": PREFER_IMMUTABLE_ID}
+        )
+        return cast(SubscriptionWire, answer)
+
+    async def renew_subscription(
+        self, subscription_id: str, expiration: datetime
+    ) -> SubscriptionWire:
+        """``PATCH /subscriptions/{id}`` with a new expiration (also reauthorizes it)."""
+        answer = await self.request(
+            "PATCH",
+            "subscriptions/" + quote(subscription_id, safe=""),
+            json={"expirationDateTime": _iso_utc(expiration)},
+        )
+        return cast(SubscriptionWire, answer)
+
+    async def reauthorize_subscription(self, subscription_id: str) -> None:
+        """``POST /subscriptions/{id}/reauthorize``: answer a ``reauthorizationRequired``."""
+        await self.request("POST", f"subscriptions/{quote(subscription_id, safe='')}/reauthorize")
+
+    async def delete_subscription(self, subscription_id: str) -> bool:
+        """``DELETE /subscriptions/{id}``; False when it was already gone."""
+        try:
+            await self.request("DELETE", "subscriptions/" + quote(subscription_id, safe=""))
+        except NotFound:
+            return False
+        return True
+
+    async def list_subscriptions(self) -> list[SubscriptionWire]:
+        """Every subscription this app holds in the tenant."""
+        found: list[SubscriptionWire] = []
+        async for page in self.iter_pages("subscriptions"):
+            found.extend(cast(list[SubscriptionWire], page))
+        return found
+
     # -- events (interviews written into calendars) -----------------------------------
 
     async def create_event(self, user: str, event: dict[str, Any]) -> EventWire:
@@ -472,3 +629,10 @@ def _iso_utc(moment: datetime) -> str:
 def _loggable(url: str) -> str:
     """The path of a URL, without the query (which may hold skip tokens)."""
     return urlsplit(url).path
+
+
+def events_resource(user: str, calendar_id: str | None = None) -> str:
+    """The subscription ``resource`` for a mailbox's events (or one calendar's)."""
+    if calendar_id:
+        return user_path(user, "calendars", quote(calendar_id, safe=""), "events")
+    return user_path(user, "events")

@@ -14,8 +14,9 @@ the memory an answer takes and most of the time spent reading it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -34,9 +35,13 @@ from hiresync.domain.timezones import to_iana
 
 from .wire import (
     DateTimeTimeZone,
+    DeltaItemWire,
+    DeltaPageWire,
+    EventWire,
     FreeBusyErrorWire,
     ScheduleInformationWire,
     ScheduleItemWire,
+    SubscriptionWire,
     TimeZoneBase,
     UserWire,
     WorkingHoursWire,
@@ -279,3 +284,111 @@ def merge_schedules(email: str, parts: Iterable[Schedule]) -> Schedule:
 
 def _block_key(block: BusyBlock) -> tuple[datetime, datetime, str]:
     return (block.start, block.end, block.status.value)
+
+
+# -- calendarView delta ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeltaPage:
+    """One page of a delta round: events to upsert, ids to drop, and — on the round's last
+    page — the ``@odata.deltaLink`` to start the next round from."""
+
+    events: tuple[EventWire, ...]
+    removed: tuple[str, ...]
+    next_link: str | None
+    delta_link: str | None
+
+
+@dataclass(frozen=True)
+class CalendarDelta:
+    """A whole round: the last state of every item it mentioned (an id can come back more
+    than once in a round — delta-query-overview.md, "Replays"), and the next deltaLink."""
+
+    events: tuple[EventWire, ...]
+    removed: tuple[str, ...]
+    delta_link: str
+    pages: int
+
+
+def parse_delta_page(body: DeltaPageWire) -> DeltaPage:
+    """Split a page into events and ``@removed`` ids (reason ``deleted`` or anything else)."""
+    events: list[EventWire] = []
+    removed: list[str] = []
+    for item in body.get("value") or ():
+        if "@removed" in item:
+            removed.append(item["id"])
+        else:
+            events.append(_as_event(item))
+    return DeltaPage(
+        tuple(events), tuple(removed), body.get("@odata.nextLink"), body.get("@odata.deltaLink")
+    )
+
+
+def _as_event(item: DeltaItemWire) -> EventWire:
+    return item  # type: ignore[return-value]  # an item without @removed is an event
+
+
+def merge_delta_pages(pages: Sequence[DeltaPage]) -> CalendarDelta:
+    """The round as one change set: for each id, whatever the round said about it last."""
+    last: dict[str, EventWire | None] = {}
+    for page in pages:
+        for event_id in page.removed:
+            last.pop(event_id, None)
+            last[event_id] = None
+        for event in page.events:
+            last.pop(event["id"], None)
+            last[event["id"]] = event
+    link = pages[-1].delta_link if pages else None
+    if not link:
+        raise ValueError("a delta round ends with an @odata.deltaLink")
+    events = tuple(e for e in last.values() if e is not None)
+    removed = tuple(k for k, v in last.items() if v is None)
+    return CalendarDelta(events, removed, link, len(pages))
+
+
+def is_occurrence_stub(event: EventWire) -> bool:
+    """Delta sends occurrences of a series as stubs (id, type, seriesMasterId, start, end):
+    their subject, attendees… are the series master's."""
+    return event.get("type") == "occurrence" and "subject" not in event
+
+
+# -- subscriptions ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubscriptionInfo:
+    """What we keep of a Graph subscription."""
+
+    id: str
+    resource: str
+    change_types: tuple[str, ...]
+    notification_url: str
+    lifecycle_url: str | None
+    expires: datetime
+    client_state: str | None
+
+
+_FRACTION = re.compile(r"(\.\d{1,6})\d*")
+
+
+def parse_graph_timestamp(text: str) -> datetime:
+    """A Graph ``DateTimeOffset`` (``Z`` or an offset, up to 7 fractional digits) in UTC;
+    a value without zone is UTC."""
+    cleaned = _FRACTION.sub(r"\1", text.strip())
+    if cleaned[-1:] in ("Z", "z"):
+        cleaned = cleaned[:-1] + "+00:00"
+    moment = datetime.fromisoformat(cleaned)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def parse_subscription(wire: SubscriptionWire) -> SubscriptionInfo:
+    return SubscriptionInfo(
+        id=wire["id"],
+        resource=wire["resource"],
+        change_types=tuple(p.strip() for p in wire["changeType"].split(",") if p.strip()),
+        notification_url=wire["notificationUrl"],
+        lifecycle_url=wire.get("lifecycleNotificationUrl") or None,
+        expires=parse_graph_timestamp(wire["expirationDateTime"]),
+        client_state=wire.get("clientState"),
+    )

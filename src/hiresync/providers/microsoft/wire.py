@@ -95,7 +95,7 @@ class GetScheduleResponse(TypedDict):
 
 
 class EventWire(TypedDict):
-    """An ``event`` as read from ``calendarView`` (subset)."""
+    """An ``event`` as read from ``calendarView`` or its delta (subset)."""
 
     id: str
     subject: NotRequired[str | None]
@@ -106,6 +106,88 @@ class EventWire(TypedDict):
     sensitivity: NotRequired[str]
     iCalUId: NotRequired[str]
     isCancelled: NotRequired[bool]
+    type: NotRequired[Literal["singleInstance", "occurrence", "exception", "seriesMaster"]]
+    seriesMasterId: NotRequired[str | None]
+    changeKey: NotRequired[str]
+    lastModifiedDateTime: NotRequired[str]
+
+
+class RemovedWire(TypedDict):
+    """The ``@removed`` annotation of a delta item (``deleted``; directory objects: ``changed``)."""
+
+    reason: str
+
+
+# A delta item is an event, or ``{"id": …, "@removed": {"reason": "deleted"}}``; the
+# annotation names are not identifiers, hence the functional syntax.
+DeltaItemWire = TypedDict(
+    "DeltaItemWire",
+    {"id": str, "@removed": NotRequired[RemovedWire], "@odata.type": NotRequired[str]},
+)
+DeltaPageWire = TypedDict(
+    "DeltaPageWire",
+    {
+        "value": list[DeltaItemWire],
+        "@odata.nextLink": NotRequired[str],
+        "@odata.deltaLink": NotRequired[str],
+    },
+)
+
+
+class SubscriptionRequest(TypedDict):
+    """Body of ``POST /subscriptions`` (Graph's names; ``changeType`` is a comma list)."""
+
+    changeType: str
+    notificationUrl: str
+    resource: str
+    expirationDateTime: str
+    clientState: str
+    lifecycleNotificationUrl: NotRequired[str]
+    latestSupportedTlsVersion: NotRequired[str]
+
+
+class SubscriptionWire(TypedDict):
+    """A ``subscription`` as Graph returns it."""
+
+    id: str
+    resource: str
+    changeType: str
+    notificationUrl: str
+    expirationDateTime: str
+    clientState: NotRequired[str | None]
+    lifecycleNotificationUrl: NotRequired[str | None]
+    applicationId: NotRequired[str | None]
+    creatorId: NotRequired[str | None]
+
+
+ResourceDataWire = TypedDict(
+    "ResourceDataWire",
+    {
+        "@odata.type": NotRequired[str],
+        "@odata.id": NotRequired[str],
+        "@odata.etag": NotRequired[str],
+        "id": NotRequired[str],
+    },
+)
+
+
+class ChangeNotificationWire(TypedDict):
+    """One item of a notification POST: a change, or a lifecycle event."""
+
+    subscriptionId: str
+    subscriptionExpirationDateTime: NotRequired[str]
+    tenantId: NotRequired[str]
+    clientState: NotRequired[str | None]
+    changeType: NotRequired[Literal["created", "updated", "deleted"]]
+    resource: NotRequired[str]
+    resourceData: NotRequired[ResourceDataWire]
+    lifecycleEvent: NotRequired[Literal["reauthorizationRequired", "subscriptionRemoved", "missed"]]
+
+
+class ChangeNotificationCollectionWire(TypedDict):
+    """The body Graph POSTs to a notification or lifecycle URL."""
+
+    value: list[ChangeNotificationWire]
 
 
 class OpenIdConfiguration(TypedDict):

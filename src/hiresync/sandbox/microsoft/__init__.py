@@ -20,13 +20,22 @@ Routes (relative to the mount point):
   ``…/calendar``, ``…/calendars[/{id}]``, ``…/events`` (POST, GET with the extended-property
   ``$filter``), ``…/events/{id}`` (GET/PATCH/DELETE), ``…/events/{id}/cancel`` (also under
   ``calendar/`` and ``calendars/{id}/``; and ``/me/…`` for delegated tokens). Meetings put
-  copies in attendee mailboxes of the tenant and log every message (see ``meetings.py``)
+  copies in attendee mailboxes of the tenant and log every message (see ``meetings.py``).
+  ``…/calendarView/delta`` and ``…/calendars/{id}/calendarView/delta`` (rounds of
+  ``$skiptoken`` pages ending in a ``$deltatoken``, ``@removed``, 410 on expired tokens: see
+  ``graph_delta.py``/``delta_state.py``); ``/subscriptions`` (POST with the validation
+  handshake, GET, PATCH to renew, DELETE, ``…/reauthorize``), whose change and lifecycle
+  notifications are POSTed to the app (``subscriptions.py``, ``notifications.py``)
 * control: ``/_control/tenants``, ``/_control/tenants/{t}/faults`` (GET/PUT),
   ``…/revoke-consent``, ``…/consent``, ``…/users`` (POST), ``…/users/{u}`` (DELETE),
   ``…/users/{u}/events`` (POST), ``…/generate-users`` (POST), ``…/events/{id}/responses``
   (POST: an attendee answers), ``…/invitations`` (GET: the messages "sent"),
   ``…/online-meetings`` (PUT: allowed providers, ``[]`` = no Teams), ``/_control/stats`` (GET),
-  ``/_control/stats/reset`` (POST)
+  ``/_control/stats/reset`` (POST); for sync tests (``control_sync.py``):
+  ``…/users/{u}/events/{id}`` (PATCH/DELETE: the user edits the event in Outlook),
+  ``…/expire-delta-tokens`` (POST ``{user?, reset?}``), ``/_control/subscriptions`` (GET),
+  ``/_control/subscriptions/{id}/expire-silently`` and ``…/lifecycle`` (POST),
+  ``/_control/notifications`` (GET: every delivery), ``/_control/notifications/deliver`` (POST)
 * ``/``: HTML overview of tenants, sign-in accounts, apps and the latest meeting messages;
   ``/invitations[?tenant=…]``: every message sent.
 
@@ -34,6 +43,19 @@ Python: ``sandbox.respond(tenant, event_id, attendee, "declined")``,
 ``sandbox.invitations(tenant, to=…, event_id=…)``,
 ``sandbox.set_online_meeting_providers(tenant, [], user=…)``,
 ``sandbox.set_faults(tenant, drop_response_after_commit_next=1)``.
+
+Sync (issue 6): ``sandbox.create_event_as_user(tenant, user, graph_body)``,
+``sandbox.update_event_as_user(tenant, user, event_id, patch_body)``,
+``sandbox.delete_event_as_user(tenant, user, event_id)`` (changes made in Outlook, not through
+Graph: attendees and subscribers are told); ``sandbox.expire_delta_tokens(tenant, user=None,
+reset=False)``; ``sandbox.deliver_notifications(force=False)`` (with
+``limits.notification_delivery = "manual"``; "background" sends on its own),
+``sandbox.notification_deliveries(subscription_id=…, kind=…)``,
+``sandbox.list_subscriptions(tenant)``, ``sandbox.expire_subscription_silently(id,
+keep_listed=False)``, ``sandbox.emit_lifecycle(id, "reauthorizationRequired" |
+"subscriptionRemoved" | "missed")``; counters in ``sandbox.stats.notifications``. The
+sandbox's one concession to local runs: ``limits.http_notification_urls = "localhost"`` accepts
+http notification URLs on the loopback (real Graph: https only, ``"never"``).
 """
 
 from .app import create_app

@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from .control import Control
+from .control_sync import SyncControl
 from .graph import GraphFrontDoor
 from .identity import Identity
 from .pages import home_page, invitations_page
@@ -22,7 +23,7 @@ from .wire import base_url
 
 def create_app(sandbox: MicrosoftSandbox) -> Starlette:
     """Build the emulator for ``sandbox`` (state is shared, so tests can mutate it live)."""
-    identity, control = Identity(sandbox), Control(sandbox)
+    identity, control, sync = Identity(sandbox), Control(sandbox), SyncControl(sandbox)
     graph, token = GraphFrontDoor(sandbox), TokenEndpoint(sandbox)
 
     async def home(request: Request) -> Response:
@@ -53,6 +54,21 @@ def create_app(sandbox: MicrosoftSandbox) -> Starlette:
         Route(f"{tenant_control}/generate-users", control.generate_users, methods=["POST"]),
         Route(f"{tenant_control}/users/{{user}}", control.delete_user, methods=["DELETE"]),
         Route(f"{tenant_control}/users/{{user}}/events", control.events, methods=["POST"]),
+        Route(
+            f"{tenant_control}/users/{{user}}/events/{{event}}",
+            sync.event,
+            methods=["PATCH", "DELETE"],
+        ),
+        Route(f"{tenant_control}/expire-delta-tokens", sync.expire_delta_tokens, methods=["POST"]),
+        Route("/_control/subscriptions", sync.subscriptions, methods=["GET"]),
+        Route(
+            "/_control/subscriptions/{subscription}/expire-silently",
+            sync.expire_silently,
+            methods=["POST"],
+        ),
+        Route("/_control/subscriptions/{subscription}/lifecycle", sync.lifecycle, methods=["POST"]),
+        Route("/_control/notifications", sync.deliveries, methods=["GET"]),
+        Route("/_control/notifications/deliver", sync.deliver, methods=["POST"]),
         Route(f"{tenant_control}/events/{{event}}/responses", control.responses, methods=["POST"]),
         Route(f"{tenant_control}/invitations", control.invitations, methods=["GET"]),
         Route(f"{tenant_control}/online-meetings", control.online_meetings, methods=["PUT"]),

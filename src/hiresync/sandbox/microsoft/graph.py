@@ -156,8 +156,32 @@ def _event_routes(prefix: str) -> list[GraphRoute]:
     return routes
 
 
+def _subscription_routes() -> list[GraphRoute]:
+    """``/subscriptions`` (Outlook events are the only resource, so calendar permissions)."""
+    from . import graph_subscriptions as subs
+
+    rows = [
+        ("subscriptions", "POST", subs.create_subscription, "createSubscription"),
+        ("subscriptions", "GET", subs.list_subscriptions, "listSubscriptions"),
+        ("subscriptions/{sid}", "GET", subs.get_subscription, "getSubscription"),
+        ("subscriptions/{sid}", "PATCH", subs.update_subscription, "updateSubscription"),
+        ("subscriptions/{sid}", "DELETE", subs.delete_subscription, "deleteSubscription"),
+        (
+            r"subscriptions/{sid}/(?:microsoft\.graph\.)?reauthorize",
+            "POST",
+            subs.reauthorize_subscription,
+            "reauthorizeSubscription",
+        ),
+    ]
+    return [
+        _route(path, method, handler, CALENDAR_READ, mailbox=False, name=name)
+        for path, method, handler, name in rows
+    ]
+
+
 def build_routes() -> list[GraphRoute]:
     from .graph_calendar import calendar_view, get_schedule
+    from .graph_delta import calendar_view_delta
     from .graph_users import get_user, list_users
 
     routes = []
@@ -179,12 +203,22 @@ def build_routes() -> list[GraphRoute]:
                 mailbox=True,
                 name="calendarView",
             ),
+            _route(
+                prefix
+                + r"/(?:calendar/|calendars/{cid}/)?calendarView/(?:microsoft\.graph\.)?delta(?:\(\))?",
+                "GET",
+                calendar_view_delta,
+                CALENDAR_READ,
+                mailbox=True,
+                name="calendarViewDelta",
+            ),
             *_event_routes(prefix),
         ]
     routes += [
         _route("users", "GET", list_users, USER_READ, mailbox=False, name="listUsers"),
         _route("users/{uid}", "GET", get_user, USER_READ, mailbox=False, name="getUser"),
         _route("me", "GET", get_user, USER_READ | {"User.Read"}, mailbox=False, name="getUser"),
+        *_subscription_routes(),
     ]
     return routes
 

@@ -227,6 +227,7 @@ def create(
     user.events.append(event)
     sandbox.event_owners[event.id] = user.id
     sandbox.touch(user)
+    sandbox.event_changed(user, event, "created")
     for attendee in event.attendees:
         _send(sandbox, tenant, event, attendee, "request")
     return event, True
@@ -247,6 +248,7 @@ def update(
     _enable_online(sandbox, tenant, user, event, changes)
     _stamp(sandbox, event)
     sandbox.touch(user)
+    sandbox.event_changed(user, event, "updated")
     if event.organizer.lower() == user.mail.lower() and (before or event.attendees):
         moved = (event.start, event.end) != old_times
         _notify(sandbox, tenant, event, before, bool(NOTIFYING & changes.keys()), moved)
@@ -284,6 +286,7 @@ def remove(
     user.events.remove(event)
     sandbox.event_owners.pop(event.id, None)
     sandbox.touch(user)
+    sandbox.event_changed(user, event, "deleted")
     if event.organizer.lower() != user.mail.lower() or not event.attendees:
         return
     event.sequence += 1
@@ -343,6 +346,7 @@ def _deliver(
         if mine is not None:
             _cancel_copy(sandbox, mailbox, mine)
         return
+    change = "updated" if mine is not None else "created"
     if mine is None:
         mine = Event(
             id=sandbox.new_event_id(),
@@ -363,10 +367,12 @@ def _deliver(
         mine.show_as, mine.response, mine.response_time = "tentative", "notResponded", None
     _stamp(sandbox, mine)
     sandbox.touch(mailbox)
+    sandbox.event_changed(mailbox, mine, change)
 
 
 def _cancel_copy(sandbox: MicrosoftSandbox, mailbox: User, mine: Event) -> None:
-    if sandbox.limits.cancelled_copies == "remove":
+    removed = sandbox.limits.cancelled_copies == "remove"
+    if removed:
         mailbox.events.remove(mine)
         sandbox.event_owners.pop(mine.id, None)
     else:
@@ -375,6 +381,7 @@ def _cancel_copy(sandbox: MicrosoftSandbox, mailbox: User, mine: Event) -> None:
             mine.subject = "Canceled: " + mine.subject
         _stamp(sandbox, mine)
     sandbox.touch(mailbox)
+    sandbox.event_changed(mailbox, mine, "deleted" if removed else "updated")
 
 
 def respond(
@@ -395,6 +402,7 @@ def respond(
     tracked.response, tracked.response_time = response, utcnow(sandbox)
     _stamp(sandbox, event)
     sandbox.touch(organizer)
+    sandbox.event_changed(organizer, event, "updated")
     mailbox = sandbox.find_mailbox(tenant, attendee)
     mine = copy_of(mailbox, event.ical_uid) if mailbox else None
     if mailbox is not None and mine is not None:
@@ -413,6 +421,7 @@ def _answer_copy(
         mine.show_as = event.show_as if response == "accepted" else "tentative"
         _stamp(sandbox, mine)
     sandbox.touch(mailbox)
+    sandbox.event_changed(mailbox, mine, "deleted" if response == "declined" else "updated")
 
 
 def _organizer_event(

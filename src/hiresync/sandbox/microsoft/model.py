@@ -103,6 +103,40 @@ class Limits:
     cancelled_copies: str = "mark"
     # A new start/end resets every attendee's response to none (Outlook re-asks).
     reschedule_resets_responses: bool = True
+    # calendarView delta (graph_delta). event-delta.md documents no default page size.
+    delta_page_size: int = 10  # ⚠ as calendarView's default
+    delta_max_page_size: int = 1000  # ⚠
+    # Outlook keeps state tokens in a bounded cache, not for a fixed time
+    # (delta-query-overview.md, "Token duration"): both bounds are ⚠.
+    delta_token_lifetime: float = 7 * 24 * 3600.0
+    delta_token_cache: int = 500  # state tokens kept per mailbox; the oldest are evicted
+    delta_series_master: bool = True  # ⚠ the series master comes with its instances
+    delta_occurrence_stubs: bool = True  # occurrences carry only id/type/seriesMasterId/start/end
+    delta_split_series: bool = False  # ⚠ observed: a series is never split across pages
+    delta_cancelled_occurrence_removed: bool = False  # ⚠ observed: no @removed for one occurrence
+    delta_out_of_window_removed: bool = True  # event-delta.md: such changes come as @removed
+    # Subscriptions and change notifications (subscriptions.py, notifications.py).
+    subscription_max_minutes: int = 10080  # Outlook events; older docs: 4230 ⚠
+    subscription_min_minutes: int = 45  # "any value under 45 minutes is set to 45 minutes"
+    # Real Graph accepts only https notification URLs. The sandbox's one concession for local
+    # runs: "localhost" also accepts http://127.0.0.1, ::1 and localhost; "never" is Graph's
+    # rule; "any" accepts every http URL.
+    http_notification_urls: str = "localhost"
+    validation_timeout: float = 10.0  # the endpoint must echo the token within 10 s
+    validation_error_code: str = "ValidationError"  # ⚠ older answers said InvalidRequest
+    notification_timeout: float = 3.0  # 2xx within 3 s, or Graph retries
+    notification_slow_after: float = 2.9  # a publish over 2,900 ms counts as slow
+    notification_retry_delays: tuple[float, ...] = (1.0, 2.0, 4.0)  # Graph: up to 4 h
+    notification_delivery: str = "background"  # or "manual": only deliver_notifications()
+    notification_batch_size: int = 10  # ⚠ notifications combined into one POST
+    slow_endpoint_min_samples: int = 100  # evaluated after 100 notifications …
+    slow_endpoint_throttle_percent: float = 10.0  # … ≥ 10 % slow: delayed …
+    slow_endpoint_drop_percent: float = 15.0  # … ≥ 15 % slow: dropped
+    slow_endpoint_delay: float = 600.0  # throttled notifications wait 10 minutes
+    slow_endpoint_window: float = 600.0  # the counts are flushed every 10 minutes
+    missed_on_drop: bool = True  # a dropped notification sends a `missed` lifecycle event
+    reauthorization_grace: float = 600.0  # ⚠ delivery pauses this long after the challenge
+    duplicate_updated_rate: float = 0.0  # ⚠ Outlook often repeats `updated`; set > 0 to test
 
 
 @dataclass(frozen=True)

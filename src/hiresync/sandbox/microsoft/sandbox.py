@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .delta_state import DeltaStore
 from .model import (
     WORLDWIDE,
     AppRegistration,
@@ -32,7 +33,9 @@ from .model import (
     User,
     WorkingHours,
 )
+from .notifications import Delivery, NotificationOutbox
 from .recurrence import MailboxIndex, is_occurrence_date
+from .subscriptions import Subscription, SubscriptionHub
 
 DEMO_CLIENT_ID = "6b1f3c2e-8d4a-4f7b-9e21-5a0c7d3e9f10"
 DEMO_CLIENT_SECRET = "hiresync-demo-secret~Q8x.7Jm2Vn4Kp6Rt"
@@ -67,6 +70,7 @@ class Stats:
     by_mailbox_route: Counter[str] = field(default_factory=Counter)  # "tenant/mailbox/route"
     dropped: Counter[str] = field(default_factory=Counter)  # responses lost after commit
     slow: Counter[str] = field(default_factory=Counter)  # answers made late (``slow_rate``)
+    notifications: Counter[str] = field(default_factory=Counter)  # queued, posts, slow, dropped…
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -77,6 +81,7 @@ class Stats:
             "slow": dict(self.slow),
             "throttled": dict(self.throttled),
             "max_concurrency": dict(self.max_concurrency),
+            "notifications": dict(self.notifications),
             "total_requests": sum(self.by_route.values()),
         }
 
@@ -88,6 +93,7 @@ class Stats:
         self.by_mailbox_route.clear()
         self.dropped.clear()
         self.slow.clear()
+        self.notifications.clear()
 
 
 class MicrosoftSandbox:
@@ -116,6 +122,9 @@ class MicrosoftSandbox:
         self._addresses: dict[str, dict[str, str]] = {}
         self._indexes: dict[str, MailboxIndex] = {}
         self.event_owners: dict[str, str] = {}  # id of an event written via Graph -> user id
+        self.delta_tokens = DeltaStore()
+        self.subscriptions = SubscriptionHub(self)
+        self.notifications = NotificationOutbox(self)
 
     @classmethod
     def seeded(
@@ -235,6 +244,7 @@ class MicrosoftSandbox:
         if user is None:
             raise KeyError(ref)
         del tenant.users[user.id]
+        self.subscriptions.user_removed(tenant.id, user.id)
         self._addresses[tenant.id] = {
             a: uid for a, uid in self._addresses[tenant.id].items() if uid != user.id
         }
@@ -310,6 +320,7 @@ class MicrosoftSandbox:
         )
         user.events.append(event)
         self.touch(user)
+        self.event_changed(user, event, "created")
         return event
 
     def add_exception(
@@ -320,6 +331,7 @@ class MicrosoftSandbox:
             raise ValueError(f"{original_day} is not an occurrence of {event.subject!r}")
         event.exceptions[original_day] = override
         self.touch(user)
+        self.event_changed(user, event, "updated")
 
     def new_event_id(self) -> str:
         import base64
@@ -330,6 +342,11 @@ class MicrosoftSandbox:
     def touch(self, user: User) -> None:
         """Mark a user's calendar as changed so its cached expansion is rebuilt."""
         user.version += 1
+
+    def event_changed(self, user: User, event: Event, change: str) -> None:
+        """Every write to a mailbox reports here (``created``/``updated``/``deleted``), so that
+        subscribed apps get a change notification (delta needs no report: it diffs)."""
+        self.subscriptions.event_changed(user, event, change)
 
     def mailbox_index(self, user: User) -> MailboxIndex:
         index = self._indexes.get(user.id)
@@ -399,6 +416,92 @@ class MicrosoftSandbox:
             raise KeyError(user)
         found.online_meeting_providers = allowed
 
+    # -- sync: edits made in Outlook, delta tokens, subscriptions (see subscriptions.py) -----
+
+    def create_event_as_user(
+        self, tenant: str | Tenant, user_ref: str, body: dict[str, Any]
+    ) -> Event:
+        """The user creates an event in Outlook (not through Graph): ``body`` in Graph's event
+        JSON; attendees get invitations and subscribed apps a ``created`` notification."""
+        from .event_body import fingerprint, parse_event_body
+        from .meetings import create
+
+        tenant, user = self._mailbox_of(tenant, user_ref)
+        return create(self, tenant, user, parse_event_body(body), fingerprint(body))[0]
+
+    def update_event_as_user(
+        self, tenant: str | Tenant, user_ref: str, event_id: str, changes: dict[str, Any]
+    ) -> Event:
+        """The user edits an event in Outlook; ``changes`` as a Graph PATCH body. Raises
+        KeyError (unknown user/event) or the sandbox's BadRequest (invalid changes)."""
+        from .event_body import parse_event_body
+        from .meetings import find_event, update
+
+        tenant, user = self._mailbox_of(tenant, user_ref)
+        event = find_event(user, event_id)
+        if event is None:
+            raise KeyError(event_id)
+        return update(self, tenant, user, event, parse_event_body(changes))
+
+    def delete_event_as_user(self, tenant: str | Tenant, user_ref: str, event_id: str) -> Event:
+        """The user deletes an event in Outlook (an organizer's attendees get a cancellation)."""
+        from .meetings import find_event, remove
+
+        tenant, user = self._mailbox_of(tenant, user_ref)
+        event = find_event(user, event_id)
+        if event is None:
+            raise KeyError(event_id)
+        remove(self, tenant, user, event)
+        return event
+
+    def expire_delta_tokens(
+        self, tenant: str | Tenant, user: str | None = None, *, reset: bool = False
+    ) -> int:
+        """Expire every calendarView delta token of the tenant (or one mailbox): the next call
+        answers 410 ``syncStateNotFound``, or with ``reset`` 410 ``resyncRequired``."""
+        tenant = self._resolve(tenant)
+        prefix = f"{tenant.id}/"
+        if user is not None:
+            prefix += self._mailbox_of(tenant, user)[1].id
+        return self.delta_tokens.expire(prefix, reset=reset)
+
+    def deliver_notifications(self, *, force: bool = False) -> list[Delivery]:
+        """Send every due notification now and wait for those in flight; ``force`` also sends
+        scheduled retries at once, until each is delivered or dropped."""
+        return self.notifications.deliver(force=force)
+
+    def notification_deliveries(
+        self, *, subscription_id: str | None = None, kind: str | None = None
+    ) -> list[Delivery]:
+        """Every POST made or queued (``kind``: change | lifecycle), oldest first."""
+        return [
+            d
+            for d in list(self.notifications.deliveries)
+            if (kind is None or d.kind == kind)
+            and (
+                subscription_id is None
+                or any(i.get("subscriptionId") == subscription_id for i in d.items)
+            )
+        ]
+
+    def list_subscriptions(self, tenant: str | Tenant | None = None) -> list[Subscription]:
+        return self.subscriptions.listed(self._resolve(tenant).id if tenant else None)
+
+    def expire_subscription_silently(
+        self, subscription_id: str, *, keep_listed: bool = False
+    ) -> Subscription:
+        """Stop notifying without a lifecycle event: the subscription is gone (404), or with
+        ``keep_listed`` still listed and renewable but dead. Raises KeyError."""
+        return self.subscriptions.expire_silently(subscription_id, keep_listed=keep_listed)
+
+    def emit_lifecycle(self, subscription_id: str, event: str) -> bool:
+        """Send ``reauthorizationRequired``, ``subscriptionRemoved`` or ``missed`` now, with its
+        effect; False when the subscription has no lifecycleNotificationUrl. Raises KeyError."""
+        sub = self.subscriptions.items.get(subscription_id)
+        if sub is None:
+            raise KeyError(subscription_id)
+        return self.subscriptions.lifecycle(sub, event)
+
     # -- consent, faults --------------------------------------------------------------------
 
     def grant_admin_consent(self, tenant: str | Tenant, client_id: str) -> None:
@@ -413,6 +516,7 @@ class MicrosoftSandbox:
             tenant.grants.clear()
         else:
             tenant.grants.pop(client_id, None)
+        self.subscriptions.consent_revoked(tenant.id, client_id)
 
     def set_faults(self, tenant: str | Tenant, **changes: Any) -> dict[str, Any]:
         tenant = self._resolve(tenant)
@@ -423,6 +527,13 @@ class MicrosoftSandbox:
 
     def _resolve(self, tenant: str | Tenant) -> Tenant:
         return tenant if isinstance(tenant, Tenant) else self.tenant(tenant)
+
+    def _mailbox_of(self, tenant: str | Tenant, ref: str) -> tuple[Tenant, User]:
+        tenant = self._resolve(tenant)
+        user = self.find_user(tenant, ref) or self.find_mailbox(tenant, ref)
+        if user is None:
+            raise KeyError(ref)
+        return tenant, user
 
     def _index_addresses(self, tenant: Tenant, user: User) -> None:
         for address in user.addresses():
