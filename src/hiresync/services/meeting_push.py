@@ -16,6 +16,8 @@ interview              meeting row             action
 =====================  ======================  ==============================================
 cancelled, or no       a meeting               delete it (already gone is fine) -> calendar
 longer Zoom
+cancelled, or no       writing, no id (a       ``find(key)`` and delete what it finds, so
+longer Zoom            crash after the create) no meeting outlives its interview
 live                   none, host not usable   reason on the interview; calendar waits
 live                   writing, no id          ``find(key)`` first (a crash after Zoom's
                                                answer), never a second create
@@ -297,6 +299,8 @@ async def push(runtime: Runtime, interview: Any) -> bool:
     if not live:
         if exists:
             await _delete(runtime, interview, row, account)
+        elif row.state == "writing":
+            await _delete_unrecorded(runtime, interview, row, account)
         return True
     if row.synced_sequence >= interview.sequence and (exists or row.state == "deleted"):
         return True
@@ -420,21 +424,50 @@ async def _stored(
     log.info(what, interview=str(interview.id), meeting=details.meeting_id)
 
 
-async def _delete(
+async def _delete_unrecorded(
     runtime: Runtime, interview: Any, row: InterviewMeeting, account: MeetingAccount | None
 ) -> None:
+    """A create was sent but its meeting never recorded (a crash, a lost answer) and the
+    interview no longer wants it: the meeting may exist in Zoom all the same, so it is
+    looked up by our key and deleted, never left with a working link."""
+    if account is None or account.status != "active":
+        await _delete(runtime, interview, row, account, meeting_id=None)
+        return
+    meetings = runtime.meeting_provider(row.provider).meetings(
+        meeting_accounts.token_getter(runtime, account.id)
+    )
+    try:
+        found = await meetings.find(str(interview.id))
+    except AuthRevoked as exc:
+        await meeting_accounts.mark_reconnect_needed(runtime, account.id, exc.message)
+        await _delete(runtime, interview, row, None, meeting_id=None)
+        return
+    await _delete(runtime, interview, row, account, meeting_id=found.meeting_id if found else None)
+
+
+async def _delete(
+    runtime: Runtime,
+    interview: Any,
+    row: InterviewMeeting,
+    account: MeetingAccount | None,
+    *,
+    meeting_id: str | None = "recorded",
+) -> None:
     """The interview no longer uses this meeting: delete it in Zoom (gone already is fine).
-    Without a usable connection it cannot be: said, and the link is left to lapse."""
-    assert row.external_meeting_id is not None
+    Without a usable connection it cannot be: said, and the link is left to lapse.
+    ``meeting_id``: the recorded meeting by default; one found by key; None when none was
+    found (nothing to delete, the row is closed all the same)."""
+    if meeting_id == "recorded":
+        meeting_id = row.external_meeting_id
     note: str | None = None
     if account is None or account.status != "active":
         note = "The Zoom meeting could not be deleted: its host's Zoom is not connected."
-    else:
+    elif meeting_id is not None:
         meetings = runtime.meeting_provider(row.provider).meetings(
             meeting_accounts.token_getter(runtime, account.id)
         )
         try:
-            await meetings.delete(row.external_meeting_id)
+            await meetings.delete(meeting_id)
         except AuthRevoked as exc:
             await meeting_accounts.mark_reconnect_needed(runtime, account.id, exc.message)
             note = f"The Zoom meeting could not be deleted: {exc.message}"
@@ -445,9 +478,8 @@ async def _delete(
             return
         current.state, current.last_error = "deleted", note
         current.synced_sequence = max(current.synced_sequence, interview.sequence)
-        session.add(
-            _history(shown, "zoom_meeting_deleted", meeting_id=row.external_meeting_id, note=note)
-        )
+        if meeting_id is not None or note is not None:
+            session.add(_history(shown, "zoom_meeting_deleted", meeting_id=meeting_id, note=note))
 
 
 async def _host_unusable(

@@ -5,7 +5,9 @@ Each call goes through, in order: route match → token (401 code 124 "Invalid a
 → statistics → injected faults (fail-next, throttle, unavailable) → the account's per-second and
 (free plans) per-day limit for the route's category (429 with ``X-RateLimit-Category``,
 ``X-RateLimit-Type: QPS|Daily-limit``; developers.zoom.us/docs/api/rate-limits) → latency →
-handler (:mod:`.rest`) → for writes, the "committed but the answer was lost" fault.
+handler (:mod:`.rest`) → for writes, the "committed but the answer was lost" fault → for a call
+drawn slow (``slow_rate``), ``slow_ms`` more before the answer; a slow write is applied or, at
+``1 - slow_write_applied``, never reaches the handler (a late 504, nothing written).
 
 Categories follow the API reference's "Rate Limit Label": creating and listing meetings and
 reading settings are Medium, the rest Light.
@@ -182,11 +184,19 @@ class RestFrontDoor:
         if refused is not None:
             return refused
         await call.request.body()  # read (and cache) before taking the lock
+        slow = bool(faults.slow_rate) and sandbox.random.random() < faults.slow_rate
+        if slow:
+            sandbox.stats.slow[call.account.id] += 1
+            if route.writes and sandbox.random.random() >= faults.slow_write_applied:
+                await self._sleep(faults.slow_ms)
+                return zoom_error(504, 504, "The service is temporarily unavailable.")
         with sandbox.lock:
             response = await route.handler(call)
-        if not route.writes or response.status_code >= 300:
-            return response
-        return self._maybe_lose(call, response)
+        if route.writes and response.status_code < 300:
+            response = self._maybe_lose(call, response)
+        if slow:  # committed, and the server carries on when the client has given up
+            await self._sleep(faults.slow_ms)
+        return response
 
     def _injected_fault(self, call: ApiCall) -> Response | None:
         faults, rng = call.account.faults, self.sandbox.random
@@ -203,6 +213,7 @@ class RestFrontDoor:
         if status == 429:
             self.sandbox.stats.throttled[f"{call.account.id}/QPS"] += 1
             return self._qps(call, retry_after=str(faults.retry_after))
+        self.sandbox.stats.unavailable[call.account.id] += 1
         return zoom_error(
             status,
             status,

@@ -84,7 +84,11 @@ class Faults(_Settings):
     ``fail_status``; ``throttle_rate`` / ``unavailable_rate`` are drawn from the seeded RNG;
     ``drop_response_after_commit_next`` commits the next N writes (create, update, delete) and
     then loses the answer: status 0 drops the connection, any other status (504) answers with
-    an error although the change was applied.
+    an error although the change was applied. A call drawn at ``slow_rate`` answers ``slow_ms``
+    late; a slow *write* is applied first (its answer then held back) with probability
+    ``slow_write_applied``, otherwise a late 504 with nothing written (as the Microsoft
+    sandbox's timeouts): a client killed while the answer is held leaves a meeting it never
+    recorded.
     """
 
     latency_ms: int = 0
@@ -95,6 +99,9 @@ class Faults(_Settings):
     retry_after: int = 1
     drop_response_after_commit_next: int = 0
     drop_response_status: int = 0
+    slow_rate: float = 0.0
+    slow_ms: int = 0
+    slow_write_applied: float = 0.5
 
 
 @dataclass

@@ -58,6 +58,8 @@ class Stats:
     throttled: Counter[str] = field(default_factory=Counter)  # "account/QPS|Daily-limit"
     daily_limited: Counter[str] = field(default_factory=Counter)  # user id -> refused writes
     dropped: Counter[str] = field(default_factory=Counter)
+    unavailable: Counter[str] = field(default_factory=Counter)  # injected 5xx, by account
+    slow: Counter[str] = field(default_factory=Counter)  # answers made late (``slow_rate``)
     oauth: Counter[str] = field(default_factory=Counter)  # issued, refreshed, revoked, errors
 
     def snapshot(self) -> dict[str, Any]:
@@ -67,6 +69,8 @@ class Stats:
             "throttled": dict(self.throttled),
             "daily_limited": dict(self.daily_limited),
             "dropped": dict(self.dropped),
+            "unavailable": dict(self.unavailable),
+            "slow": dict(self.slow),
             "oauth": dict(self.oauth),
             "total_requests": sum(self.by_route.values()),
         }
@@ -78,6 +82,8 @@ class Stats:
             self.throttled,
             self.daily_limited,
             self.dropped,
+            self.unavailable,
+            self.slow,
             self.oauth,
         ):
             counter.clear()
