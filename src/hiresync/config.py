@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     zoom_webhook_secret: str = ""  # the app's "secret token" that signs its webhooks
     zoom_timeout_seconds: float = 30.0
 
+    # People's own calendars (CalDAV servers), and how many events a first sync keeps.
+    caldav_timeout_seconds: float = 60.0
+    caldav_ca_file: str = ""  # a CA bundle to trust (servers with a private certificate)
+    sync_initial_limit: int = 5000
+
     # Jobs: serve/demo run a worker in-process unless told not to.
     run_worker: bool = True
     directory_refresh_minutes: int = 60

@@ -79,6 +79,19 @@ async def apply_meeting_events(context: JobContext) -> None:
     log.info("meeting events applied", applied=applied)
 
 
+async def sync_calendar(context: JobContext, calendar_id: str, force: bool = False) -> None:
+    """One run of a synced calendar (services.calendar_sync); one at a time per calendar."""
+    from hiresync.services import calendar_sync
+
+    runtime = _runtime(context)
+    await calendar_sync.sync_calendar(
+        runtime,
+        uuid.UUID(calendar_id),
+        force=force,
+        initial_limit=runtime.settings.sync_initial_limit,
+    )
+
+
 async def refresh_all_directories(context: JobContext, timestamp: int) -> None:
     """Queue a directory refresh for each connection whose copy is older than the setting,
     so people added to the directory are matched without anyone asking."""
@@ -120,6 +133,7 @@ def build_blueprint() -> Blueprint:
     bp.task(name="apply_meeting_events", pass_context=True, retry=_PROVIDER_RETRY)(
         apply_meeting_events
     )
+    bp.task(name="sync_calendar", pass_context=True, retry=_PROVIDER_RETRY)(sync_calendar)
     # Periodic tasks are deferred once per tick across all workers (Procrastinate
     # de-duplicates them in the database); the queueing lock keeps backlogs at one.
     bp.periodic(cron="*/15 * * * *")(

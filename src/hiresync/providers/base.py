@@ -13,7 +13,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from hiresync.domain.calendar_copies import Quarantined
 from hiresync.domain.freebusy import DirectoryUser, Schedule
+from hiresync.sync import Item
 
 
 @runtime_checkable
@@ -269,3 +271,44 @@ class CompanyCalendar(Protocol):
     async def aclose(self) -> None:
         """Close HTTP clients."""
         ...
+
+
+# -- two-way calendar sync (issue #6) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemoteRead:
+    """What one read of a synced calendar found. ``full``: every item is in ``items`` (an
+    item absent was deleted); otherwise only the changes since the cursor, with ``removed``
+    naming the idents deleted. ``cursor`` is stored once these changes are applied."""
+
+    items: Sequence[Item]
+    removed: Sequence[str]
+    cursor: str
+    full: bool
+    quarantined: Sequence[Quarantined] = ()
+
+
+Progress = Callable[[int, int], Awaitable[None]]
+
+
+@runtime_checkable
+class RemoteCalendar(Protocol):
+    """One calendar of a person's account, as the sync engine's remote side: each item's
+    payload is an ``EventCopy``, its ident the provider's id (CalDAV href, Graph id)."""
+
+    async def read(
+        self,
+        cursor: str | None,
+        known_etags: Mapping[str, str],
+        progress: Progress | None = None,
+    ) -> RemoteRead:
+        """Changes since ``cursor``, or everything when it is None. ``SyncTokenExpired``:
+        the cursor is no longer valid; read again without it."""
+        ...
+
+    async def create(self, source: Item) -> tuple[str, str | None]: ...
+
+    async def update(self, ident: str, etag: str | None, source: Item) -> str | None: ...
+
+    async def delete(self, ident: str, etag: str | None) -> None: ...

@@ -618,3 +618,166 @@ class InterviewMeeting(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+# -- two-way calendar sync (issue #6) ----------------------------------------------------------
+
+
+class CalendarAccount(Base):
+    """Where one person's calendars are reached: the company connection (Microsoft 365,
+    app-only, ``connection_id``) or their own account — Microsoft delegated OAuth (sealed
+    rotating refresh token) or CalDAV (server, user name and sealed app password).
+
+    ``status``: active | reconnect_needed (a revoked or expired grant: its owner is notified,
+    nothing is silently skipped) | disconnected. One live account per person and provider."""
+
+    __tablename__ = "calendar_accounts"
+    __table_args__ = (
+        Index(
+            "uq_calendar_accounts_one_live_per_user",
+            "organization_id",
+            "user_id",
+            "provider",
+            unique=True,
+            postgresql_where="status <> 'disconnected'",
+        ),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(20))  # microsoft | caldav
+    scope: Mapped[str] = mapped_column(String(20))  # company | personal
+    connection_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("connections.id", ondelete="CASCADE")
+    )
+    address: Mapped[str] = mapped_column(String(320))  # "synchronized with name@example.com"
+    server_url: Mapped[str | None] = mapped_column(String(2000))  # CalDAV: the server found
+    principal_url: Mapped[str | None] = mapped_column(String(2000))
+    username: Mapped[str | None] = mapped_column(String(320))
+    secret_sealed: Mapped[str | None] = mapped_column(Text)  # app password | refresh token
+    access_sealed: Mapped[str | None] = mapped_column(Text)
+    key_id: Mapped[str | None] = mapped_column(String(40))
+    access_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(20))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    connected_at: Mapped[datetime] = _created()
+    disconnected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class SyncedCalendar(Base):
+    """One remote calendar kept in step with hiresync's copy.
+
+    ``role``: primary (interviews written into the person's own calendar) | dedicated (a
+    calendar hiresync created in the person's account, named after the hiring platform) |
+    external (the person's other meetings, read-only, counted in availability).
+    ``direction``: both | pull. ``state``: initial (first sync running, ``initial_done`` of
+    ``initial_total``) | ready | disabled (``disabled_reason`` says why, e.g. the dedicated
+    calendar was deleted in the account) | failed (``last_error``).
+    The cursor (Graph delta link, CalDAV sync token) is saved only with the changes it
+    covers; ``ctag`` serves servers without sync-collection."""
+
+    __tablename__ = "synced_calendars"
+    __table_args__ = (
+        UniqueConstraint("account_id", "remote_id", name="uq_synced_calendars_remote_id"),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("calendar_accounts.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    remote_id: Mapped[str] = mapped_column(String(2000))
+    name: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(20))
+    direction: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(20))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    ctag: Mapped[str | None] = mapped_column(String(500))
+    initial_total: Mapped[int | None] = mapped_column(Integer)
+    initial_done: Mapped[int] = mapped_column(Integer, default=0)
+    last_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_poll_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Graph change notifications: the subscription, its expiry, and the hash of its secret.
+    subscription_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    subscription_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    client_state_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class CalendarItem(Base):
+    """hiresync's copy of one event of a synced calendar, with the sync status of the pair:
+    the remote half (``remote_ident``/``remote_etag``/``remote_digest``) and the local half
+    (``version``, ``digest``) as they stood after the last successful sync.
+
+    ``origin``: remote (read from the calendar) | hiresync (written by us, e.g. an interview)
+    | imported (brought into the platform, never synced out). ``owned``: the person is the
+    organizer (only owned events sync out). ``quarantine`` holds the reason an item the
+    server sent could not be read (bad ICS, unknown zone): kept, shown, never synced."""
+
+    __tablename__ = "calendar_items"
+    __table_args__ = (
+        UniqueConstraint("calendar_id", "uid", name="uq_calendar_items_uid"),
+        Index("ix_calendar_items_calendar_span", "calendar_id", "starts_at", "ends_at"),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    calendar_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("synced_calendars.id", ondelete="CASCADE")
+    )
+    uid: Mapped[str] = mapped_column(String(1000))
+    remote_ident: Mapped[str | None] = mapped_column(String(2000))
+    remote_etag: Mapped[str | None] = mapped_column(String(500))
+    remote_digest: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    digest: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(20))
+    owned: Mapped[bool] = mapped_column(Boolean, default=True)
+    interview_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("interviews.id", ondelete="SET NULL")
+    )
+    summary: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    time_zone: Mapped[str | None] = mapped_column(String(100))
+    busy: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(20), default="confirmed")
+    recurring: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The content both sides write (summary, times, rules, exceptions, attendees…).
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    raw: Mapped[str | None] = mapped_column(Text)  # the server's iCalendar text (CalDAV)
+    quarantine: Mapped[str | None] = mapped_column(Text)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    modified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class CalendarNotification(Base):
+    """A change notification from Graph, stored as it arrived (answered within Graph's
+    3-second budget) and applied by a sync job: nothing is lost if a worker dies."""
+
+    __tablename__ = "calendar_notifications"
+    id: Mapped[uuid.UUID] = _id()
+    organization_id: Mapped[uuid.UUID] = _org()
+    calendar_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("synced_calendars.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(40))  # created | updated | deleted | lifecycle…
+    resource: Mapped[str | None] = mapped_column(String(2000))
+    received_at: Mapped[datetime] = _created()
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

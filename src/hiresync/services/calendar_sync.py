@@ -1,0 +1,351 @@
+"""Keep one synced calendar and hiresync's copy of it in step (issue #6).
+
+A run (the ``sync_calendar`` job, one at a time per calendar: its job lock) goes:
+
+1. read hiresync's copy and each pair's status (``store.calendar_copy.load``);
+2. read the remote: the changes since the stored cursor, or everything on the first run,
+   after an invalid cursor (``SyncTokenExpired``: a full resync, which doubles nothing as
+   items are matched by uid), or when asked to;
+3. the remote snapshot is the status of every pair, with the changes read laid over it
+   (a full read *is* the snapshot); the first run keeps at most ``initial_limit`` events,
+   upcoming ones first, then the most recently ended;
+4. ``sync.plan`` (remote first: its changes come into the copy, then hiresync's own events
+   go out), ``sync.check_plan`` (a run that would suddenly empty a side is refused, and
+   said), ``sync.execute``;
+5. one transaction stores the copy's rows, the statuses and the new cursor together.
+
+Failures say what is wrong where the person sees it: a revoked or expired grant turns the
+account into "reconnect needed" with a notification, never a silent gap; a dedicated
+calendar deleted in the account disables its sync and tells the owner; other provider
+errors count ``failures`` and are retried by the job engine with backoff.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hiresync.domain.calendar_copies import EventCopy
+from hiresync.jobs.engine import defer_in_transaction
+from hiresync.providers.base import RemoteCalendar, RemoteRead
+from hiresync.providers.errors import AuthRevoked, NotFound, ProviderError, SyncTokenExpired
+from hiresync.runtime import Runtime
+from hiresync.services import calendar_remotes, notifications
+from hiresync.store import calendar_copy
+from hiresync.store.tables import CalendarAccount, SyncedCalendar, User
+from hiresync.sync import (
+    ConflictPolicy,
+    Create,
+    Direction,
+    Item,
+    Plan,
+    Side,
+    SyncGuardTripped,
+    Update,
+    check_plan,
+    execute,
+    plan,
+)
+
+log = structlog.get_logger(__name__)
+INITIAL_LIMIT = 5_000  # events kept by a first sync (seeds 002/003)
+ROLES_PULLED = frozenset({"external"})  # read-only: other meetings, for availability
+
+
+@dataclass
+class SyncReport:
+    """What a run did, for the job log, the status page and the benchmark."""
+
+    calendar_id: uuid.UUID
+    full: bool = False
+    read: int = 0
+    removed: int = 0
+    applied: int = 0
+    deferred: int = 0
+    failed: list[str] = field(default_factory=list)
+    quarantined: int = 0
+    outcome: str = "synced"
+
+
+def job_lock(calendar_id: uuid.UUID) -> str:
+    return f"calendar-sync:{calendar_id}"
+
+
+async def queue_sync(
+    runtime: Runtime, session: AsyncSession, calendar_id: uuid.UUID, *, force: bool = False
+) -> None:
+    """Ask for a run once the caller's transaction commits; one waits per calendar."""
+    await defer_in_transaction(
+        runtime.jobs,
+        session,
+        "sync_calendar",
+        args={"calendar_id": str(calendar_id), "force": force},
+        lock=job_lock(calendar_id),
+        queueing_lock=job_lock(calendar_id),
+    )
+
+
+async def sync_calendar(
+    runtime: Runtime,
+    calendar_id: uuid.UUID,
+    *,
+    force: bool = False,
+    full: bool = False,
+    initial_limit: int = INITIAL_LIMIT,
+) -> SyncReport | None:
+    """One run (see the module docstring); None when there is nothing to run."""
+    async with runtime.db.sessions() as session:
+        calendar = await session.get(SyncedCalendar, calendar_id)
+        account = await session.get(CalendarAccount, calendar.account_id) if calendar else None
+        if calendar is None or account is None or calendar.state == "disabled":
+            return None
+        if account.status != "active":
+            return None
+        state = await calendar_copy.load(session, calendar.id)
+    report = SyncReport(calendar.id)
+    remote, close = await calendar_remotes.open_remote(runtime, account, calendar)
+    try:
+        return await _run(
+            runtime, calendar, account, state, remote, report, force, full, initial_limit
+        )
+    finally:
+        await close()
+
+
+async def _run(
+    runtime: Runtime,
+    calendar: SyncedCalendar,
+    account: CalendarAccount,
+    state: calendar_copy.LocalState,
+    remote: RemoteCalendar,
+    report: SyncReport,
+    force: bool,
+    full: bool,
+    initial_limit: int,
+) -> SyncReport:
+    try:
+        read = await _read(runtime, calendar, state, remote, None if full else calendar.cursor)
+        snapshot = _remote_snapshot(state, read, initial_limit)
+        the_plan = plan(
+            state.items, snapshot, state.status, ConflictPolicy.REMOTE_WINS, _direction(calendar)
+        )
+        check_plan(
+            the_plan,
+            state.items,
+            snapshot,
+            state.status,
+            force=force,
+            names=("hiresync", f"the calendar {calendar.name!r}"),
+        )
+        writer = calendar_copy.CopyWriter(calendar.organization_id, calendar.id, state)
+        writer.quarantined.extend(read.quarantined)
+        the_plan = await _with_bodies(runtime, the_plan)
+        result = await execute(the_plan, writer, remote, writer, stop_on=(AuthRevoked,))
+    except AuthRevoked as exc:
+        await _reconnect_needed(runtime, account, exc.message)
+        report.outcome = "reconnect_needed"
+        return report
+    except NotFound as exc:
+        await _calendar_gone(runtime, calendar, exc.message)
+        report.outcome = "disabled"
+        return report
+    except SyncGuardTripped as exc:
+        await _said(runtime, calendar.id, state="failed", last_error=str(exc))
+        report.outcome = "refused"
+        return report
+    except ProviderError as exc:
+        await _failed(runtime, calendar.id, exc.message)
+        raise  # the job engine retries with backoff
+    async with runtime.db.transaction() as session:
+        left = await writer.flush(session)
+        await session.execute(
+            update(SyncedCalendar)
+            .where(SyncedCalendar.id == calendar.id)
+            .values(
+                cursor=read.cursor,
+                state="ready",
+                last_error=None,
+                failures=0,
+                last_synced_at=datetime.now(UTC),
+                initial_done=_done(calendar, read),
+            )
+        )
+    report.full, report.read, report.removed = read.full, len(read.items), len(read.removed)
+    report.applied = len(result.applied)
+    report.deferred = len(result.deferred) + len(left)
+    report.failed = [f"{f.uid}: {f.error}" for f in result.failed]
+    report.quarantined = len(read.quarantined)
+    log.info("calendar.synced", calendar=str(calendar.id), **_fields(report))
+    return report
+
+
+async def _read(
+    runtime: Runtime,
+    calendar: SyncedCalendar,
+    state: calendar_copy.LocalState,
+    remote: RemoteCalendar,
+    cursor: str | None,
+) -> RemoteRead:
+    """Changes since the cursor; everything when there is none or it expired."""
+    known = {ident: state.status[uid].remote.etag or "" for ident, uid in state.uid_of.items()}
+
+    async def progress(done: int, total: int) -> None:
+        if cursor is None and calendar.initial_total != total:
+            calendar.initial_total = total
+            await _said(runtime, calendar.id, initial_total=total, initial_done=done)
+
+    try:
+        return await remote.read(cursor, known, progress)
+    except SyncTokenExpired as exc:
+        log.info("calendar.resync", calendar=str(calendar.id), reason=exc.message)
+        return await remote.read(None, known, progress)
+
+
+def _remote_snapshot(
+    state: calendar_copy.LocalState, read: RemoteRead, initial_limit: int
+) -> dict[str, Item]:
+    """What the remote holds: a full read as it is (the first run's capped), else every
+    pair's status with the changes laid over it."""
+    if read.full:
+        items = list(read.items)
+        if not state.status and len(items) > initial_limit:
+            items = _first_sync_share(items, initial_limit)
+        return {i.uid: i for i in items}
+    snapshot = {
+        uid: Item(p.remote.ident, uid, p.remote.etag, p.remote.digest)
+        for uid, p in state.status.items()
+    }
+    for ident in read.removed:
+        uid = state.uid_of.get(ident)
+        if uid is not None:
+            snapshot.pop(uid, None)
+    for item in read.items:
+        snapshot[item.uid] = item
+    return snapshot
+
+
+def _first_sync_share(items: list[Item], limit: int) -> list[Item]:
+    """Upcoming events first (soonest first), then the most recently ended (seeds 002/003:
+    "future events first, then the most recently ended")."""
+    now = datetime.now(UTC)
+
+    def rank(item: Item) -> tuple[int, float]:
+        copy: EventCopy = item.payload
+        end = copy.ends_at or datetime.max.replace(tzinfo=UTC)
+        start = copy.starts_at or now
+        if copy.recurring or end >= now:
+            return 0, (start - now).total_seconds()
+        return 1, (now - end).total_seconds()
+
+    return sorted(items, key=rank)[:limit]
+
+
+def _direction(calendar: SyncedCalendar) -> Direction:
+    return Direction.PULL if calendar.role in ROLES_PULLED else Direction(calendar.direction)
+
+
+async def _with_bodies(runtime: Runtime, the_plan: Plan) -> Plan:
+    """Local items to be written out carry only their digest: load their event copies."""
+    wanted = [
+        a.source.ident
+        for a in the_plan.actions
+        if isinstance(a, Create | Update) and a.side is Side.REMOTE
+    ]
+    if not wanted:
+        return the_plan
+    async with runtime.db.sessions() as session:
+        copies = await calendar_copy.bodies(session, [uuid.UUID(i) for i in wanted])
+
+    def filled(action: Any) -> Any:
+        if isinstance(action, Create | Update) and action.side is Side.REMOTE:
+            body = copies.get(action.source.ident)
+            return replace(action, source=replace(action.source, payload=body))
+        return action
+
+    return replace(the_plan, actions=tuple(filled(a) for a in the_plan.actions))
+
+
+def _done(calendar: SyncedCalendar, read: RemoteRead) -> int:
+    return len(read.items) if read.full else calendar.initial_done
+
+
+def _fields(report: SyncReport) -> dict[str, Any]:
+    return {
+        "full": report.full,
+        "read": report.read,
+        "applied": report.applied,
+        "deferred": report.deferred,
+        "failed": len(report.failed),
+        "quarantined": report.quarantined,
+    }
+
+
+# -- what the person is told -----------------------------------------------------------------
+
+
+async def _said(runtime: Runtime, calendar_id: uuid.UUID, **values: Any) -> None:
+    async with runtime.db.transaction() as session:
+        await session.execute(
+            update(SyncedCalendar).where(SyncedCalendar.id == calendar_id).values(**values)
+        )
+
+
+async def _failed(runtime: Runtime, calendar_id: uuid.UUID, message: str) -> None:
+    async with runtime.db.transaction() as session:
+        await session.execute(
+            update(SyncedCalendar)
+            .where(SyncedCalendar.id == calendar_id)
+            .values(last_error=message, failures=SyncedCalendar.failures + 1)
+        )
+
+
+async def _reconnect_needed(runtime: Runtime, account: CalendarAccount, reason: str) -> None:
+    """A revoked or expired grant: said on the account and to its owner, once."""
+    async with runtime.db.transaction() as session:
+        row = await session.get(CalendarAccount, account.id, with_for_update=True)
+        if row is None or row.status != "active":
+            return
+        row.status, row.last_error = "reconnect_needed", reason
+        owner = await session.get(User, row.user_id)
+        if owner is not None:
+            await notifications.notify(
+                runtime,
+                session,
+                [owner],
+                "calendar_reconnect",
+                f"Reconnect your calendar {row.address}",
+                f"hiresync can no longer reach {row.address}: {reason} Your calendar is not "
+                "being synchronized until you reconnect it.",
+                link=calendar_remotes.SETTINGS_PATH,
+            )
+
+
+async def _calendar_gone(runtime: Runtime, calendar: SyncedCalendar, reason: str) -> None:
+    """The calendar no longer exists in the account: its sync stops, and the owner knows."""
+    said = (
+        f"The calendar {calendar.name!r} was deleted in your account, so its synchronization "
+        "is disabled. Everything stays in hiresync; start synchronization again to create it "
+        "anew."
+    )
+    async with runtime.db.transaction() as session:
+        row = await session.get(SyncedCalendar, calendar.id, with_for_update=True)
+        if row is None or row.state == "disabled":
+            return
+        row.state, row.disabled_reason, row.last_error = "disabled", said, reason
+        owner = await session.get(User, row.user_id)
+        if owner is not None:
+            await notifications.notify(
+                runtime,
+                session,
+                [owner],
+                "calendar_disabled",
+                f"Synchronization of {row.name!r} is disabled",
+                said,
+                link=calendar_remotes.SETTINGS_PATH,
+            )
