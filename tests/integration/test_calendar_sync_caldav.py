@@ -265,3 +265,40 @@ def _digest(text: str) -> str:
     from hiresync.providers.caldav import parse_item
 
     return parse_item(text).digest
+
+
+async def test_availability_is_answered_from_the_copy_without_a_live_call(
+    stack: Stack, make_org: Any, radicale: DavServer, runtime: Runtime, db: Database
+) -> None:
+    """The organization has no company calendar connected: the person's own synced calendar
+    answers for them, a weekly series expanded over the window, a free event left out."""
+    from hiresync.services import freebusy
+
+    org = make_org()
+    synced = await start(runtime, db, org, radicale)
+    remote = Calendar(radicale, synced.remote_id)
+    await remote.put("focus", ics("focus@x", "Focus", SOON, 90))
+    await remote.put(
+        "gym", ics("gym@x", "Gym", SOON + timedelta(hours=3), 60, "TRANSP:TRANSPARENT\r\n")
+    )
+    await remote.put(
+        "weekly",
+        ics("weekly@x", "1:1", SOON - timedelta(days=14), 30, "RRULE:FREQ=WEEKLY;COUNT=6\r\n"),
+    )
+    await calendar_sync.sync_calendar(runtime, synced.id)
+    user = await member(db, org)
+    window = (SOON - timedelta(days=1), SOON + timedelta(days=8))
+    (answer,) = await freebusy.query(
+        runtime,
+        org.id,
+        [freebusy.PersonRef(user_id=user.id)],
+        *window,  # type: ignore[arg-type]
+    )
+    assert answer.schedule.error is None
+    spans = [(b.start, b.end) for b in answer.schedule.blocks]
+    assert (SOON, SOON + timedelta(minutes=90)) in spans, "the single event"
+    weekly = [s for s in spans if s[1] - s[0] == timedelta(minutes=30)]
+    assert [s[0] for s in weekly] == [SOON - timedelta(days=0), SOON + timedelta(days=7)], (
+        "the series' instances in the window"
+    )
+    assert all(s[0] != SOON + timedelta(hours=3) for s in spans), "a free event is not busy"

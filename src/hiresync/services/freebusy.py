@@ -6,18 +6,19 @@ provider call."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import String, any_, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hiresync.domain.freebusy import Schedule, ScheduleError, ScheduleErrorCode
+from hiresync.domain.freebusy import BusyBlock, Schedule, ScheduleError, ScheduleErrorCode
 from hiresync.providers.errors import AuthRevoked, ProviderError
 from hiresync.runtime import Runtime
-from hiresync.services import connections, directory
+from hiresync.services import connections, copied_busy, directory
 from hiresync.services.errors import InvalidInput, NotConnected, UpstreamError
 from hiresync.store.tables import DirectoryEntry, DirectoryMatch, User
 
@@ -177,8 +178,21 @@ async def _directory_mailboxes(
     return found
 
 
-def _unmatched(ref: PersonRef, user: Member | None) -> Schedule:
+# A person without a company mailbox whose own calendar hiresync keeps in step.
+_ANSWERED_BY_COPY = frozenset({ScheduleErrorCode.NOT_MATCHED, ScheduleErrorCode.NOT_CONNECTED})
+
+
+def _unmatched(ref: PersonRef, user: Member | None, *, connected: bool = True) -> Schedule:
     who = user.email if user else (ref.email or "")
+    if not connected:
+        return Schedule(
+            email=who,
+            error=ScheduleError(
+                ScheduleErrorCode.NOT_CONNECTED,
+                f"{who} has no synchronized calendar, and no company calendar is connected. "
+                "Ask them to start synchronization in Settings › My calendar.",
+            ),
+        )
     return Schedule(
         email=who,
         error=ScheduleError(
@@ -204,13 +218,37 @@ async def query(
     check_window(start, end, longest)
     async with runtime.db.sessions() as session:
         connection = await directory.live_connection(session, org_id)
-        if connection is None:
-            raise NotConnected(
-                "No calendar system is connected for this organization.",
-                hint="An admin connects one in Settings › Calendar sync.",
-            )
         anchors: dict[str, str] = {}
         resolved = await _resolve(session, org_id, people, anchors)
+    user_ids = sorted({user.id for _, user, _ in resolved if user is not None})
+    covered, copied = await copied_busy.blocks_for(runtime, org_id, user_ids, start, end)
+    if connection is None and not covered:
+        raise NotConnected(
+            "No calendar system is connected for this organization.",
+            hint="An admin connects one in Settings › Calendar sync.",
+        )
+    by_mailbox: dict[str, Schedule] = {}
+    if connection is not None:
+        by_mailbox = await _live(runtime, connection, anchors, resolved, start, end)
+    answers = []
+    for ref, user, mailbox in resolved:
+        live = by_mailbox.get(mailbox.lower()) if mailbox else None
+        schedule = live or _unmatched(ref, user, connected=connection is not None)
+        if user is not None and user.id in covered:
+            schedule = _with_copy(schedule, user, copied[user.id])
+        answers.append(PersonFreeBusy(ref, user, mailbox, schedule))
+    return answers
+
+
+async def _live(
+    runtime: Runtime,
+    connection: Any,
+    anchors: dict[str, str],
+    resolved: list[tuple[PersonRef, Member | None, str | None]],
+    start: datetime,
+    end: datetime,
+) -> dict[str, Schedule]:
+    """One provider call for every mailbox of the company calendar."""
     wanted = sorted({m for _, _, m in resolved if m})
     source = runtime.calendar(connection.provider).free_busy(
         connection.tenant_id, connections.token_for(runtime, connection), anchors
@@ -227,10 +265,13 @@ async def query(
         raise UpstreamError(
             f"The calendar provider did not answer: {exc.message}", hint="Try again in a minute."
         ) from exc
-    by_mailbox = {m.lower(): s for m, s in zip(wanted, schedules, strict=True)}
-    return [
-        PersonFreeBusy(
-            ref, user, mailbox, by_mailbox[mailbox.lower()] if mailbox else _unmatched(ref, user)
-        )
-        for ref, user, mailbox in resolved
-    ]
+    return {m.lower(): s for m, s in zip(wanted, schedules, strict=True)}
+
+
+def _with_copy(schedule: Schedule, user: Member, blocks: list[BusyBlock]) -> Schedule:
+    """The busy time of the person's synced calendars added; a person known only through
+    them (no company mailbox) is answered from the copy, in their own zone."""
+    merged = tuple(sorted((*schedule.blocks, *blocks), key=lambda b: (b.start, b.end)))
+    if schedule.error is not None and schedule.error.code in _ANSWERED_BY_COPY:
+        return Schedule(email=user.email, blocks=merged, time_zone=user.time_zone)
+    return replace(schedule, blocks=merged)

@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hiresync.domain.calendar_copies import EventCopy, Origin, Quarantined
-from hiresync.store.tables import CalendarItem
+from hiresync.store.tables import CalendarItem, SyncedCalendar
 from hiresync.sync import Item, PairStatus, Version
 from hiresync.sync.model import NotFound, PreconditionFailed
 
@@ -343,3 +344,63 @@ def _remote(pair: PairStatus | None) -> dict[str, Any]:
         "remote_etag": pair.remote.etag,
         "remote_digest": pair.remote.digest,
     }
+
+
+# -- availability from the copy -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CopiedBusy:
+    """A busy event of someone's synced calendars that may reach into a window: a single
+    event that overlaps it, or a series that began before its end (``raw`` holds its
+    rules, for the caller to expand)."""
+
+    user_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime | None
+    recurring: bool
+    raw: str | None
+
+
+async def busy_in(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    user_ids: list[uuid.UUID],
+    start: datetime,
+    end: datetime,
+) -> tuple[set[uuid.UUID], list[CopiedBusy]]:
+    """Who has a synced calendar hiresync has read (the copy answers for them), and their
+    busy events over ``start``–``end``. Disabled calendars and unread ones do not count."""
+    if not user_ids:
+        return set(), []
+    calendars = (
+        select(SyncedCalendar.id, SyncedCalendar.user_id)
+        .where(
+            SyncedCalendar.organization_id == org_id,
+            SyncedCalendar.user_id.in_(user_ids),
+            SyncedCalendar.state != "disabled",
+            SyncedCalendar.last_synced_at.is_not(None),
+        )
+        .subquery()
+    )
+    covered = set(await session.scalars(select(calendars.c.user_id)))
+    if not covered:
+        return set(), []
+    rows = await session.execute(
+        select(
+            calendars.c.user_id,
+            CalendarItem.starts_at,
+            CalendarItem.ends_at,
+            CalendarItem.recurring,
+            case((CalendarItem.recurring, CalendarItem.raw)).label("raw"),
+        )
+        .join(calendars, calendars.c.id == CalendarItem.calendar_id)
+        .where(
+            CalendarItem.busy.is_(True),
+            CalendarItem.deleted.is_(False),
+            CalendarItem.quarantine.is_(None),
+            CalendarItem.starts_at < end,
+            or_(CalendarItem.recurring.is_(True), CalendarItem.ends_at > start),
+        )
+    )
+    return covered, [CopiedBusy(*row) for row in rows]
