@@ -302,3 +302,40 @@ async def test_availability_is_answered_from_the_copy_without_a_live_call(
         "the series' instances in the window"
     )
     assert all(s[0] != SOON + timedelta(hours=3) for s in spans), "a free event is not busy"
+
+
+async def test_a_big_first_sync_is_stored_whole_and_a_repaired_event_replaces_its_quarantine(
+    stack: Stack, make_org: Any, radicale: DavServer, runtime: Runtime, db: Database
+) -> None:
+    """A first sync of more events than the batched path starts at (they go in with COPY):
+    every event stored once; an unreadable one is kept in quarantine with its reason, and
+    replaced by its copy once the server sends it readable."""
+    synced = await start(runtime, db, make_org(), radicale)
+    remote = Calendar(radicale, synced.remote_id)
+    backwards = ics("bad@x", "Ends before it starts", SOON).replace(
+        f"DTEND:{SOON + timedelta(hours=1):%Y%m%dT%H%M%SZ}",
+        f"DTEND:{SOON - timedelta(hours=1):%Y%m%dT%H%M%SZ}",
+    )
+    await remote.put("bad", backwards)
+    count = 230
+    async with radicale.http() as http:
+        for n in range(count):
+            text = ics(f"n{n}@x", f"Event {n}", SOON + timedelta(hours=n))
+            answer = await http.put(f"{synced.remote_id}n{n}.ics", content=text.encode())
+            assert answer.status_code == 201
+    first = await calendar_sync.sync_calendar(runtime, synced.id)
+    assert first is not None and first.read == count and first.quarantined == 1
+    held = await copy(db, synced.id)
+    assert len(held) == count + 1
+    assert held["bad@x"].quarantine and held["n7@x"].starts_at == SOON + timedelta(hours=7)
+
+    await remote.put("bad", ics("bad@x", "Repaired", SOON - timedelta(hours=2)))
+    async with db.transaction() as session:
+        row = await session.get(SyncedCalendar, synced.id)
+        assert row is not None
+        row.cursor = None  # the next run reads everything again (as after a lost token)
+    again = await calendar_sync.sync_calendar(runtime, synced.id)
+    assert again is not None and again.full
+    held = await copy(db, synced.id)
+    assert len(held) == count + 1, "nothing doubled"
+    assert held["bad@x"].quarantine is None and held["bad@x"].summary == "Repaired"

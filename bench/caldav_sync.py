@@ -1,0 +1,244 @@
+"""Benchmark (issue #6): a person's CalDAV calendar of 5,000 events synced into hiresync.
+
+The calendar is the one ``bench/caldav_read.py`` builds in a fresh Radicale (~1.3 KB an
+event, VTIMEZONE, organizer + 3 attendees, every tenth a weekly series), connected through
+``calendar_remotes.connect_caldav`` as a person would, on an embedded PostgreSQL.
+
+Timed, median of ``--runs``:
+
+* **initial sync**: ``calendar_sync.sync_calendar`` from an empty copy: read everything,
+  plan, store 5,000 rows with their statuses and the cursor (the copy is emptied between
+  runs); beside it **Radicale alone** serving the same read (bytes only), turn about;
+* **incremental sync** after 50 events were changed in Radicale;
+* **peak memory** (VmHWM) of a separate process that does one initial sync.
+
+Targets (issue #6): initial ≤ 1.6 s wall and ≤ 80 MB peak; incremental ≤ 0.65 s. The issue
+assumed Radicale serves the 5,000 in about 1 s; what it takes here is printed beside ours.
+
+    .venv/bin/python bench/caldav_sync.py [--events 5000] [--runs 3] [--changes 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from sqlalchemy import delete, func, select, update  # noqa: E402
+
+from caldav_read import event_ics, load, raw_read, warm_up  # noqa: E402
+from hiresync.config import Settings  # noqa: E402
+from hiresync.providers.caldav import CalDavCalendars  # noqa: E402
+from hiresync.runtime import Runtime  # noqa: E402
+from hiresync.services import calendar_remotes, calendar_sync, team  # noqa: E402
+from hiresync.store import migrate  # noqa: E402
+from hiresync.store.tables import CalendarItem, SyncedCalendar  # noqa: E402
+from tests.dav_servers import DavServer  # noqa: E402
+
+
+def settings_for(data_dir: Path, keys: str, database_url: str = "") -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        base_url="http://127.0.0.1:1",
+        run_worker=False,
+        encryption_keys=keys,
+    )
+
+
+async def connect(runtime: Runtime, server_url: str, user: str, password: str) -> uuid.UUID:
+    """A team member starts synchronization; returns the benchmark calendar's id."""
+    async with runtime.db.transaction() as session:
+        org = await team.create_organization(session, "Bench", f"bench-{time.time_ns()}")
+        member = await team.add_user(
+            session, org.id, team.NewUser("Alice", f"{user}@example.org", "recruiter", "UTC")
+        )
+        login = calendar_remotes.CalDavLogin(
+            email=f"{user}@example.org", password=password, username=user, server_url=server_url
+        )
+        _, calendars = await calendar_remotes.connect_caldav(runtime, session, member, login)
+    (bench,) = [c for c in calendars if c.remote_id.rstrip("/").endswith("bench")]
+    return bench.id
+
+
+async def change(server: DavServer, calendar: str, count: int, every: int, run: int) -> None:
+    """Rewrite ``count`` events with a summary of this run (new content each run), as a
+    calendar app would (If-Match)."""
+    async with server.client() as client:
+        adapter = CalDavCalendars(client)
+        for k in range(count):
+            n = k * every
+            item = await adapter.get(f"{calendar}bench-{n:05d}.ics")
+            assert item is not None and item.etag is not None
+            await adapter.update(item.href, event_ics(n, f"Moved interview {n} ({run})"), item.etag)
+
+
+async def emptied(runtime: Runtime, calendar_id: uuid.UUID) -> None:
+    """Back to a first sync: no copy, no cursor."""
+    async with runtime.db.transaction() as session:
+        await session.execute(delete(CalendarItem).where(CalendarItem.calendar_id == calendar_id))
+        await session.execute(
+            update(SyncedCalendar)
+            .where(SyncedCalendar.id == calendar_id)
+            .values(cursor=None, state="initial", initial_total=None, initial_done=0)
+        )
+
+
+async def stored(runtime: Runtime, calendar_id: uuid.UUID) -> int:
+    async with runtime.db.sessions() as session:
+        return (
+            await session.scalar(
+                select(func.count()).where(CalendarItem.calendar_id == calendar_id)
+            )
+            or 0
+        )
+
+
+async def timed_sync(runtime: Runtime, calendar_id: uuid.UUID) -> tuple[float, int]:
+    started = time.perf_counter()
+    report = await calendar_sync.sync_calendar(runtime, calendar_id)
+    elapsed = time.perf_counter() - started
+    assert report is not None and report.outcome == "synced", report
+    return elapsed, report.read
+
+
+async def profiled(runtime: Runtime, calendar_id: uuid.UUID) -> None:
+    import cProfile
+    import pstats
+
+    await emptied(runtime, calendar_id)
+    profile = cProfile.Profile()
+    profile.enable()
+    await timed_sync(runtime, calendar_id)
+    profile.disable()
+    pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+
+
+def peak_of_one_sync(data_dir: Path, keys: str, uri: str, calendar_id: uuid.UUID) -> dict:
+    """One initial sync in a fresh process: its wall time and VmHWM."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--probe", str(data_dir), keys, uri, str(calendar_id)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+async def probe(data_dir: str, keys: str, uri: str, calendar_id: str) -> None:
+    runtime = Runtime.build(settings_for(Path(data_dir), keys, uri))
+    await runtime.start()
+    try:
+        base = _rss_mb("VmRSS")
+        seconds, read = await timed_sync(runtime, uuid.UUID(calendar_id))
+    finally:
+        await runtime.close()
+    print(
+        json.dumps({"seconds": seconds, "read": read, "base_mb": base, "peak_mb": _rss_mb("VmHWM")})
+    )
+
+
+def _rss_mb(field: str) -> float:
+    status = Path("/proc/self/status").read_text()
+    return int(status.split(f"{field}:")[1].split()[0]) / 1024
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--changes", type=int, default=50)
+    parser.add_argument("--profile", action="store_true", help="cProfile one initial sync")
+    args = parser.parse_args()
+    from tests.dav_servers import start_radicale, stop
+
+    keys = "bench:" + base64.b64encode(os.urandom(32)).decode()
+    figures: dict[str, list[float]] = {"ours": [], "raw": [], "inc": []}
+    with tempfile.TemporaryDirectory(prefix="hiresync-bench-sync-") as tmp:
+        server = start_radicale(Path(tmp) / "radicale")
+        runtime = Runtime.build(settings_for(Path(tmp) / "data", keys))
+        migrate.upgrade(runtime.db.uri)
+        await runtime.start()
+        try:
+            calendar = await load(server, args.events)
+            warm = await warm_up(server, calendar)
+            calendar_id = await connect(runtime, server.url, server.username, server.password)
+            raw = raw_read(server, calendar, None, None, 200, 2)
+            if args.profile:
+                await profiled(runtime, calendar_id)
+            for _ in range(args.runs):
+                await emptied(runtime, calendar_id)
+                seconds, read = await timed_sync(runtime, calendar_id)
+                figures["ours"].append(seconds)
+                figures["raw"].append(await raw())
+            rows = await stored(runtime, calendar_id)
+            await emptied(runtime, calendar_id)
+            memory = peak_of_one_sync(Path(tmp) / "data", keys, runtime.db.uri, calendar_id)
+            every = max(1, args.events // args.changes)
+            changed = []
+            for run in range(args.runs):
+                await change(server, calendar, args.changes, every, run)
+                seconds, seen = await timed_sync(runtime, calendar_id)
+                figures["inc"].append(seconds)
+                changed.append(seen)
+        finally:
+            await runtime.close()
+            stop(server)
+    report(args, figures, warm, read, rows, memory, changed)
+
+
+def report(
+    args: argparse.Namespace,
+    f: dict[str, list[float]],
+    warm: float,
+    read: int,
+    rows: int,
+    memory: dict,
+    changed: list[int],
+) -> None:
+    med = statistics.median
+    print(
+        f"\nCalDAV sync into hiresync: {args.events} events from Radicale, embedded PostgreSQL, "
+        f"median of {args.runs} (Radicale's untimed first read: {warm:.1f} s)"
+    )
+    rows_out = [
+        ("initial sync, whole (read, plan, store)", f"{med(f['ours']):.2f} s", "1.6 s"),
+        ("  Radicale alone serving the same read", f"{med(f['raw']):.2f} s", "(≈1 s assumed)"),
+        ("  hiresync above Radicale alone", f"{med(f['ours']) - med(f['raw']):+.2f} s", ""),
+        ("peak memory of a process doing one initial sync", f"{memory['peak_mb']:.0f} MB", "80 MB"),
+        ("  of which before syncing (imports, pools)", f"{memory['base_mb']:.0f} MB", ""),
+        (f"incremental sync after {args.changes} changes", f"{med(f['inc']):.2f} s", "0.65 s"),
+        ("events read / rows stored (initial)", f"{read} / {rows}", f"{args.events}"),
+        ("events read by each incremental sync", ", ".join(map(str, changed)), f"{args.changes}"),
+    ]
+    width = max(len(r[0]) for r in rows_out)
+    print(f"{'figure':<{width}}  {'measured':>12}  target")
+    for name, value, target in rows_out:
+        print(f"{name:<{width}}  {value:>12}  {target}")
+    print(
+        "runs: initial "
+        + ", ".join(f"{s:.2f}" for s in f["ours"])
+        + " s; Radicale alone "
+        + ", ".join(f"{s:.2f}" for s in f["raw"])
+        + " s"
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--probe":
+        asyncio.run(probe(*sys.argv[2:6]))
+    else:
+        asyncio.run(main())
