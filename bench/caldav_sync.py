@@ -115,11 +115,12 @@ async def timed_sync(runtime: Runtime, calendar_id: uuid.UUID) -> tuple[float, i
     return elapsed, report.read
 
 
-async def profiled(runtime: Runtime, calendar_id: uuid.UUID) -> None:
+async def profiled(runtime: Runtime, calendar_id: uuid.UUID, incremental: bool = False) -> None:
     import cProfile
     import pstats
 
-    await emptied(runtime, calendar_id)
+    if not incremental:
+        await emptied(runtime, calendar_id)
     profile = cProfile.Profile()
     profile.enable()
     await timed_sync(runtime, calendar_id)
@@ -161,7 +162,7 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--changes", type=int, default=50)
-    parser.add_argument("--profile", action="store_true", help="cProfile one initial sync")
+    parser.add_argument("--profile", action="store_true", help="cProfile one initial and one incremental sync")
     args = parser.parse_args()
     from tests.dav_servers import start_radicale, stop
 
@@ -179,6 +180,8 @@ async def main() -> None:
             raw = raw_read(server, calendar, None, None, 200, 2)
             if args.profile:
                 await profiled(runtime, calendar_id)
+                await change(server, calendar, args.changes, args.events // args.changes, 99)
+                await profiled(runtime, calendar_id, incremental=True)
             for _ in range(args.runs):
                 await emptied(runtime, calendar_id)
                 seconds, read = await timed_sync(runtime, calendar_id)
