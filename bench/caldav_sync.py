@@ -162,7 +162,9 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--changes", type=int, default=50)
-    parser.add_argument("--profile", action="store_true", help="cProfile one initial and one incremental sync")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile one initial and one incremental sync"
+    )
     args = parser.parse_args()
     from tests.dav_servers import start_radicale, stop
 
