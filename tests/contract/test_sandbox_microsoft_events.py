@@ -352,6 +352,24 @@ def test_an_event_is_found_again_by_its_extended_property(
     assert graph(ms_graph, "GET", f"/users/{PAT}/events", params=query).json()["value"] == []
 
 
+def test_a_teams_event_found_again_with_hiresyncs_select_carries_its_link(
+    ms_graph: httpx.Client,
+) -> None:
+    """What the push reads after a create whose answer it never saw: the Teams link too."""
+    from hiresync.providers.microsoft.client import WRITTEN_SELECT
+
+    body = interview()
+    event = create(ms_graph, body)
+    value = body["singleValueExtendedProperties"][0]["value"]
+    query = {
+        "$filter": f"singleValueExtendedProperties/Any(ep: ep/id eq '{PROPERTY}' "
+        f"and ep/value eq '{value}')",
+        "$select": WRITTEN_SELECT,
+    }
+    (found,) = graph(ms_graph, "GET", f"/users/{PAT}/events", params=query).json()["value"]
+    assert found["onlineMeeting"]["joinUrl"] == event["onlineMeeting"]["joinUrl"]
+
+
 def test_get_with_select_and_expand_of_the_extended_property(ms_graph: httpx.Client) -> None:
     body = interview()
     event = create(ms_graph, body)

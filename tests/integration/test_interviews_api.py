@@ -239,8 +239,15 @@ def test_confirm_reschedule_cancel_reach_the_calendar_and_every_attendee(
 def test_a_teams_interview_gets_its_link_or_says_why_not(team: Any, stack: Any) -> None:
     teams = {"type": "teams"}
     made = team.api.post("/v1/interviews", json=body(team, meeting=teams, confirm=True)).json()
-    view = wait_synced(team, made["id"], 1)
-    assert view["meeting"]["url"] and view["meeting"]["problem"] is None
+    wait_synced(team, made["id"], 1)
+
+    def with_link() -> Any:
+        got = team.api.get(f"/v1/interviews/{made['id']}").json()
+        return got if got["meeting"]["url"] else None
+
+    view = wait_for(with_link, timeout=30)
+    assert view, team.api.get(f"/v1/interviews/{made['id']}").text  # the history says why
+    assert view["meeting"]["problem"] is None
     stack.sandbox.set_online_meeting_providers(CONTOSO_ID, [], user=team.people["olga"])
     try:
         start, end = slot(days=14)
