@@ -166,7 +166,7 @@ async def _run(
         left = await writer.flush(session)
         await session.execute(
             update(SyncedCalendar)
-            .where(SyncedCalendar.id == calendar.id)
+            .where(SyncedCalendar.id == calendar.id, SyncedCalendar.state != "disabled")
             .values(
                 cursor=read.cursor,
                 state="ready",
@@ -195,9 +195,12 @@ async def _read(
     """Changes since the cursor; everything when there is none or it expired."""
     known = {ident: state.status[uid].remote.etag or "" for ident, uid in state.uid_of.items()}
 
+    saved = [-1]  # the progress last stored: a first sync shows it moving, a page at a time
+
     async def progress(done: int, total: int) -> None:
-        if cursor is None and calendar.initial_total != total:
-            calendar.initial_total = total
+        step = max(100, total // 20)
+        if cursor is None and (calendar.initial_total != total or done - saved[0] >= step):
+            calendar.initial_total, saved[0] = total, done
             await _said(runtime, calendar.id, initial_total=total, initial_done=done)
 
     try:

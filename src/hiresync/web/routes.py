@@ -352,6 +352,7 @@ def install(app: FastAPI) -> None:
         interview_edit_pages,
         interview_pages,
         meeting_checks,
+        my_calendar,
         scheduling,
         template_pages,
     )
@@ -363,6 +364,7 @@ def install(app: FastAPI) -> None:
     app.include_router(interview_edit_pages.router)
     app.include_router(template_pages.router)
     app.include_router(connected_apps.router)
+    app.include_router(my_calendar.router)
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
 
     @app.exception_handler(LoginRequired)
