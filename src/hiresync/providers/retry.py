@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,3 +25,21 @@ class RetryPolicy:
         """Exponential backoff with jitter (half fixed, half random) so retries spread out."""
         cap = min(self.max_delay, self.base_delay * 2**retries)
         return cap / 2 + random.uniform(0, cap / 2)  # noqa: S311 - jitter, not crypto
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """``Retry-After`` as seconds (delta-seconds or an HTTP date); None when absent/garbled."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -37,8 +37,6 @@ from __future__ import annotations
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 from xml.etree.ElementTree import ParseError
@@ -58,6 +56,7 @@ from hiresync.providers.errors import (
     SyncTokenExpired,
 )
 from hiresync.providers.retry import RetryPolicy as BaseRetryPolicy
+from hiresync.providers.retry import retry_after_seconds
 
 from . import wire
 from .wire import DavResponse, Multistatus, MultistatusReader
@@ -103,24 +102,6 @@ class _Redirect:
 def origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme.lower(), parts.netloc.lower()
-
-
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or an HTTP date); None when absent/garbled."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def error_for(

@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, cast
 from urllib.parse import quote, unquote, urlsplit
 
@@ -42,7 +41,7 @@ from hiresync.providers.errors import (
     RateLimited,
     SyncTokenExpired,
 )
-from hiresync.providers.retry import RetryPolicy
+from hiresync.providers.retry import RetryPolicy, retry_after_seconds
 
 from .parse import (
     CalendarDelta,
@@ -109,24 +108,6 @@ def mailbox_of(url: str) -> str | None:
 def user_path(user: str, *rest: str) -> str:
     """``users/{user}/…`` with the id or address escaped for a path segment."""
     return "/".join(("users", quote(user, safe="@"), *rest))
-
-
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or an HTTP date); None when absent/garbled."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def graph_error(response: httpx.Response) -> tuple[str | None, str]:
