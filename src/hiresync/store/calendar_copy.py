@@ -42,6 +42,8 @@ _COLUMNS = (
     CalendarItem.remote_ident,
     CalendarItem.remote_etag,
     CalendarItem.remote_digest,
+    CalendarItem.synced_version,
+    CalendarItem.synced_digest,
     CalendarItem.origin,
     CalendarItem.owned,
     CalendarItem.deleted,
@@ -77,6 +79,8 @@ _UPSERT = _INSERT.on_conflict_do_update(
             "remote_ident",
             "remote_etag",
             "remote_digest",
+            "synced_version",
+            "synced_digest",
         )
     },
 )
@@ -109,6 +113,8 @@ _COPY_COLUMNS = (
     "remote_ident",
     "remote_etag",
     "remote_digest",
+    "synced_version",
+    "synced_digest",
 )
 
 
@@ -142,7 +148,12 @@ async def load(session: AsyncSession, calendar_id: uuid.UUID) -> LocalState:
             )
         if row.remote_ident is not None:
             remote = Version(row.remote_ident, row.remote_etag, row.remote_digest or "")
-            state.status[row.uid] = PairStatus(row.uid, local, remote)
+            synced = Version(
+                ident,
+                local.etag if row.synced_version is None else str(row.synced_version),
+                row.synced_digest or row.digest,
+            )
+            state.status[row.uid] = PairStatus(row.uid, synced, remote)
             state.uid_of[row.remote_ident] = row.uid
     return state
 
@@ -227,6 +238,8 @@ class CopyWriter:
             "remote_ident": None,
             "remote_etag": None,
             "remote_digest": None,
+            "synced_version": None,
+            "synced_digest": None,
         }
         return str(row_id), "1"
 
@@ -350,6 +363,8 @@ class CopyWriter:
                         "remote_ident": None,
                         "remote_etag": None,
                         "remote_digest": None,
+                        "synced_version": None,
+                        "synced_digest": None,
                     }
                 )
         return out
@@ -403,6 +418,8 @@ def _remote(pair: PairStatus | None) -> dict[str, Any]:
         "remote_ident": pair.remote.ident,
         "remote_etag": pair.remote.etag,
         "remote_digest": pair.remote.digest,
+        "synced_version": int(pair.local.etag) if pair.local.etag else None,
+        "synced_digest": pair.local.digest,
     }
 
 

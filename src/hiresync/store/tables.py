@@ -720,7 +720,8 @@ class SyncedCalendar(Base):
 class CalendarItem(Base):
     """hiresync's copy of one event of a synced calendar, with the sync status of the pair:
     the remote half (``remote_ident``/``remote_etag``/``remote_digest``) and the local half
-    (``version``, ``digest``) as they stood after the last successful sync.
+    (``synced_version``, ``synced_digest``) as they stood after the last successful sync;
+    ``version``/``digest`` are the row as it is now.
 
     ``origin``: remote (read from the calendar) | hiresync (written by us, e.g. an interview)
     | imported (brought into the platform, never synced out). ``owned``: the person is the
@@ -741,6 +742,9 @@ class CalendarItem(Base):
     remote_ident: Mapped[str | None] = mapped_column(String(2000))
     remote_etag: Mapped[str | None] = mapped_column(String(500))
     remote_digest: Mapped[str | None] = mapped_column(String(64))
+    # The local half as of the last sync: a row edited since (its version moved) goes out.
+    synced_version: Mapped[int | None] = mapped_column(Integer)
+    synced_digest: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, default=1)
     digest: Mapped[str] = mapped_column(String(64))
     origin: Mapped[str] = mapped_column(String(20))

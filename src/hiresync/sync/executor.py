@@ -57,12 +57,19 @@ class SyncSide(Protocol):
     Raise ``PreconditionFailed`` on an etag mismatch and ``NotFound`` for a missing item.
     """
 
-    async def create(self, source: Item) -> tuple[str, str | None]:
-        """Create the item; return its new ``(ident, etag)``."""
+    async def create(
+        self, source: Item
+    ) -> tuple[str, str | None] | tuple[str, str | None, str | None]:
+        """Create the item; return its new ``(ident, etag)``, and the digest of what the
+        side now holds when its representation differs from the source's (a server that
+        rewrites what it is given): the next read then sees no change."""
         ...
 
-    async def update(self, ident: str, etag: str | None, source: Item) -> str | None:
-        """Overwrite ``ident`` if its etag is still ``etag``; return the new etag."""
+    async def update(
+        self, ident: str, etag: str | None, source: Item
+    ) -> str | tuple[str | None, str | None] | None:
+        """Overwrite ``ident`` if its etag is still ``etag``; return the new etag (and, as
+        for ``create``, the digest of what the side now holds)."""
         ...
 
     async def delete(self, ident: str, etag: str | None) -> None:
@@ -138,17 +145,22 @@ async def _apply(action: Action, sides: Mapping[Side, SyncSide], store: StatusSt
         case DropStatus(uid=uid):
             await store.drop(uid)
         case Create(side=side, source=source):
-            ident, etag = await sides[side].create(source)
-            await store.set(_written(side, source, ident, etag))
+            ident, etag, *digest = await sides[side].create(source)
+            await store.set(_written(side, source, ident, etag, *digest))
         case Update(side=side, target=target, source=source):
-            etag = await sides[side].update(target.ident, target.etag, source)
-            await store.set(_written(side, source, target.ident, etag))
+            answer = await sides[side].update(target.ident, target.etag, source)
+            etag, *digest = answer if isinstance(answer, tuple) else (answer,)
+            await store.set(_written(side, source, target.ident, etag, *digest))
         case Delete(side=side, target=target):
             with suppress(NotFound):  # already gone: that is what we wanted
                 await sides[side].delete(target.ident, target.etag)
             await store.drop(target.uid)
 
 
-def _written(side: Side, source: Item, ident: str, etag: str | None) -> PairStatus:
-    """The pair after ``source`` was written to ``side``: both now hold its content."""
-    return PairStatus.of(source.uid, side, Version(ident, etag, source.digest), source.version)
+def _written(
+    side: Side, source: Item, ident: str, etag: str | None, digest: str | None = None
+) -> PairStatus:
+    """The pair after ``source`` was written to ``side``: both now hold its content, in
+    the side's own representation when it says what that is (``digest``)."""
+    mine = Version(ident, etag, digest or source.digest)
+    return PairStatus.of(source.uid, side, mine, source.version)

@@ -172,6 +172,8 @@ def upgrade() -> None:
         sa.Column("remote_ident", sa.String(length=2000), nullable=True),
         sa.Column("remote_etag", sa.String(length=500), nullable=True),
         sa.Column("remote_digest", sa.String(length=64), nullable=True),
+        sa.Column("synced_version", sa.Integer(), nullable=True),
+        sa.Column("synced_digest", sa.String(length=64), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("origin", sa.String(length=20), nullable=False),
