@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
 import hiresync
-from hiresync.api import errors, health, zoom_webhooks
+from hiresync.api import errors, graph_webhooks, health, zoom_webhooks
 from hiresync.api.v1 import router as v1_router
 from hiresync.config import Settings, get_settings
 from hiresync.jobs.worker import supervise_worker
@@ -63,6 +63,7 @@ def create_app(
     )
     errors.install(app)
     health.install(app)
+    app.include_router(graph_webhooks.router)
     app.include_router(v1_router)
     app.include_router(zoom_webhooks.router)
     from hiresync.web import routes as web_routes

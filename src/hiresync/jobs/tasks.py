@@ -153,4 +153,67 @@ def build_blueprint() -> Blueprint:
             retry_stalled_jobs
         )
     )
+    add_calendar_subscription_tasks(bp)
     return bp
+
+
+# -- Graph change notifications of synced calendars (services.calendar_subscriptions) ----------
+
+
+async def keep_calendar_subscription(context: JobContext, calendar_id: str) -> None:
+    """Create, renew or re-create one synced calendar's Graph subscription."""
+    from hiresync.services import calendar_subscriptions
+
+    done = await calendar_subscriptions.keep(_runtime(context), uuid.UUID(calendar_id))
+    log.info("calendar subscription kept", calendar_id=calendar_id, outcome=done)
+
+
+async def calendar_subscription_lifecycle(
+    context: JobContext, calendar_id: str, event: str
+) -> None:
+    """Act on a Graph lifecycle event: reauthorize, or re-create with a full sync."""
+    from hiresync.services import calendar_subscriptions
+
+    done = await calendar_subscriptions.handle_lifecycle(
+        _runtime(context), uuid.UUID(calendar_id), event
+    )
+    log.info("calendar subscription lifecycle", calendar_id=calendar_id, event=event, outcome=done)
+
+
+async def renew_calendar_subscriptions(context: JobContext, timestamp: int) -> None:
+    """Queue a renewal for every subscription that expires within a few hours (or is missing)."""
+    from hiresync.services import calendar_subscriptions
+
+    queued = await calendar_subscriptions.renew_all(_runtime(context))
+    log.info("calendar subscription renewals queued", count=queued)
+
+
+async def reconcile_calendar_syncs(context: JobContext, timestamp: int) -> None:
+    """Queue a sync for every Microsoft calendar not synced lately: what a silently dead
+    subscription did not say is read anyway."""
+    from hiresync.services import calendar_subscriptions
+
+    await calendar_subscriptions.reconcile(_runtime(context))
+
+
+def add_calendar_subscription_tasks(bp: Blueprint) -> None:
+    bp.task(name="keep_calendar_subscription", pass_context=True, retry=_PROVIDER_RETRY)(
+        keep_calendar_subscription
+    )
+    bp.task(name="calendar_subscription_lifecycle", pass_context=True, retry=_PROVIDER_RETRY)(
+        calendar_subscription_lifecycle
+    )
+    bp.periodic(cron="*/30 * * * *")(
+        bp.task(
+            name="renew_calendar_subscriptions",
+            pass_context=True,
+            queueing_lock="renew_calendar_subscriptions",
+        )(renew_calendar_subscriptions)
+    )
+    bp.periodic(cron="*/15 * * * *")(
+        bp.task(
+            name="reconcile_calendar_syncs",
+            pass_context=True,
+            queueing_lock="reconcile_calendar_syncs",
+        )(reconcile_calendar_syncs)
+    )

@@ -64,6 +64,10 @@ async def open_remote(
     runtime: Runtime, account: CalendarAccount, calendar: SyncedCalendar
 ) -> tuple[RemoteCalendar, Close]:
     """The remote side of one run, and how to close its connections."""
+    if account.provider == "microsoft" and account.scope == "company":
+        from hiresync.services import microsoft_calendars  # Graph's client only when needed
+
+        return await microsoft_calendars.open_remote(runtime, account, calendar)
     if account.provider != CALDAV or not account.secret_sealed or not account.server_url:
         raise NotFound(f"no way to reach {account.provider} calendars", provider=account.provider)
     password = runtime.keyring.open(account.secret_sealed, context=secret_context(account.id))
