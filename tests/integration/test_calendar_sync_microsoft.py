@@ -44,6 +44,7 @@ PEOPLE = (
     "forged",
     "lifecycle",
     "silent",
+    "stops",
 )
 SOON = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -617,3 +618,36 @@ async def test_a_silently_expired_subscription_loses_nothing(
             .where(CalendarItem.calendar_id == synced.id)
         )
     assert count == 2, "nothing doubled"
+
+
+async def test_starting_from_settings_syncs_and_subscribes_and_stopping_undoes_it(
+    stack: Stack, people: Any, runtime: Runtime, db: Database
+) -> None:
+    """ "Synchronize my Outlook calendar": the first sync and the subscription are queued
+    (the stack's worker runs them); stopping deletes hiresync's events from Outlook, ends
+    the subscription and keeps the copy."""
+    from hiresync.services import calendar_settings
+
+    outlook = Outlook(stack, people.mails["stops"])
+    outlook.create("Their own meeting", SOON, SOON + timedelta(hours=1))
+    async with db.transaction() as session:
+        user = await team.find_by_email(session, people.id, people.mails["stops"])
+        assert user is not None
+        account = await calendar_settings.start_outlook(runtime, session, user)
+    async with db.sessions() as session:
+        (synced,) = await session.scalars(
+            select(SyncedCalendar).where(SyncedCalendar.account_id == account.id)
+        )
+    await until(db, synced.id, lambda r: r.last_synced_at is not None and r.subscription_id)
+    await add_local(db, synced, "interview-3@hiresync", "Interview: Lee", SOON + timedelta(days=2))
+    await sync(runtime, synced.id)
+    assert any(e.subject == "Interview: Lee" for e in outlook.user.events)
+    subscription = (await row_of(db, synced.id)).subscription_id
+
+    outcome = await calendar_settings.stop(runtime, user, account.id)
+    assert outcome.complete, outcome.message
+    assert [e.subject for e in outlook.user.events if not e.is_cancelled] == [
+        "Their own meeting"
+    ], "only hiresync's event is removed"
+    assert all(s.id != subscription for s in stack.sandbox.list_subscriptions(CONTOSO_ID))
+    assert set(await by_summary(db, synced.id)) >= {"Their own meeting", "Interview: Lee"}

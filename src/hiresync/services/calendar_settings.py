@@ -378,6 +378,20 @@ async def start_caldav(
     return account
 
 
+async def start_outlook(runtime: Runtime, session: AsyncSession, user: User) -> CalendarAccount:
+    """Keep the person's Outlook calendar in step through the company connection: its first
+    sync and its Graph subscription are queued (they run once the caller commits)."""
+    from hiresync.services import calendar_subscriptions, microsoft_calendars
+
+    calendar = await microsoft_calendars.start_company_sync(runtime, session, user)
+    await calendar_sync.queue_sync(runtime, session, calendar.id)
+    await calendar_subscriptions.queue_keep(runtime, session, calendar.id)
+    account = await session.get(CalendarAccount, calendar.account_id)
+    assert account is not None
+    log.info("calendar.started", account=str(account.id), calendars=1)
+    return account
+
+
 def _check_login(login: CalDavLogin) -> None:
     """What can be told before asking any server."""
     email = login.email.strip()

@@ -146,6 +146,8 @@ async def stop(runtime: Runtime, user: User, account_id: uuid.UUID) -> StopOutco
     server errors are listed in the outcome, never a lost copy."""
     account, calendars, already = await _mark_stopped(runtime, user, account_id)
     outcome = StopOutcome(account.address, already_stopped=already)
+    if account.provider == "microsoft":
+        await _unsubscribe(runtime, calendars)
     for calendar in calendars:
         removed = await _remove_ours(runtime, account, calendar, outcome)
         await _forget_remote(runtime, removed)
@@ -157,6 +159,18 @@ async def stop(runtime: Runtime, user: User, account_id: uuid.UUID) -> StopOutco
         not_removed=len(outcome.not_removed),
     )
     return outcome
+
+
+async def _unsubscribe(runtime: Runtime, calendars: list[SyncedCalendar]) -> None:
+    """Graph stops notifying; one it cannot reach expires by itself within days, and its
+    notifications find a disabled calendar (acknowledged, never applied)."""
+    from hiresync.services import calendar_subscriptions
+
+    for calendar in calendars:
+        try:
+            await calendar_subscriptions.unsubscribe(runtime, calendar.id)
+        except ProviderError as exc:
+            log.info("calendar.unsubscribe_failed", calendar=str(calendar.id), error=exc.message)
 
 
 async def _mark_stopped(

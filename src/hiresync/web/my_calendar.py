@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hiresync.api.deps import RuntimeDep, SessionDep
 from hiresync.runtime import Runtime
-from hiresync.services import calendar_settings
+from hiresync.services import calendar_settings, directory
 from hiresync.services.calendar_remotes import SETTINGS_PATH, CalDavLogin
 from hiresync.services.errors import NotFound, ServiceError
 from hiresync.store.tables import User
@@ -79,6 +79,8 @@ async def _context(session: AsyncSession, user: User, org: Any, **extra: Any) ->
         "organization": org,
         "nav": "my-calendar",
         "status": await calendar_settings.status_for(session, user),
+        "outlook_available": await directory.live_connection(session, user.organization_id)
+        is not None,
         "dedicated_name": calendar_settings.DEDICATED_NAME,
         "form": StartForm(),
         "errors": {},
@@ -176,6 +178,22 @@ async def start(
         "good",
         f"Synchronization with {account.address} has started. The first synchronization is "
         "usually done within a minute; this page updates by itself.",
+    )
+    return RedirectResponse(PAGE, status_code=303)
+
+
+@router.post(PAGE + "/start-outlook", dependencies=[CsrfChecked])
+async def start_outlook(request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
+    """The person's Outlook calendar, through the company's Microsoft 365 connection."""
+    user, _ = await _login(request, session)
+    try:
+        account = await calendar_settings.start_outlook(runtime, session, user)
+    except ServiceError as exc:
+        return await _page(request, session, exc.status, problem=exc)
+    flash(
+        request,
+        "good",
+        f"Synchronization with {account.address} has started; this page updates by itself.",
     )
     return RedirectResponse(PAGE, status_code=303)
 
