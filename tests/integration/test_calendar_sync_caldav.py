@@ -13,6 +13,7 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import select
 
+from hiresync.providers.errors import ProviderError
 from hiresync.runtime import Runtime
 from hiresync.services import calendar_remotes, calendar_sync, team
 from hiresync.services.errors import InvalidInput
@@ -339,3 +340,31 @@ async def test_a_big_first_sync_is_stored_whole_and_a_repaired_event_replaces_it
     held = await copy(db, synced.id)
     assert len(held) == count + 1, "nothing doubled"
     assert held["bad@x"].quarantine is None and held["bad@x"].summary == "Repaired"
+
+
+async def test_a_calendar_without_push_is_polled_and_a_failing_server_is_backed_off(
+    stack: Stack, make_org: Any, radicale: DavServer, runtime: Runtime, db: Database
+) -> None:
+    synced = await start(runtime, db, make_org(), radicale)
+    await calendar_sync.sync_calendar(runtime, synced.id)
+    async with db.transaction() as session:
+        row = await session.get(SyncedCalendar, synced.id)
+        assert row is not None and row.next_poll_at is not None
+        ahead = row.next_poll_at - datetime.now(UTC)
+        assert timedelta(minutes=4) < ahead <= timedelta(minutes=5), "read again in 5 minutes"
+        row.next_poll_at = datetime.now(UTC) - timedelta(seconds=1)  # due
+    assert await calendar_sync.poll_due(runtime) >= 1
+    async with db.transaction() as session:
+        account = await session.get(CalendarAccount, synced.account_id)
+        assert account is not None
+        account.server_url = "http://127.0.0.1:9/"  # the server is down
+    seen = 0
+    for _ in range(2):  # the stack's worker may run the queued poll as well: count from the row
+        with pytest.raises(ProviderError):
+            await calendar_sync.sync_calendar(runtime, synced.id)
+        async with db.sessions() as session:
+            row = await session.get(SyncedCalendar, synced.id)
+            assert row is not None and row.failures > seen and row.last_error
+            seen, wait = row.failures, row.next_poll_at - datetime.now(UTC)
+            backoff = timedelta(minutes=5 * 2**seen)
+            assert backoff - timedelta(minutes=1) < wait <= backoff, "backed off, doubling"

@@ -92,6 +92,15 @@ async def sync_calendar(context: JobContext, calendar_id: str, force: bool = Fal
     )
 
 
+async def poll_calendars(context: JobContext, timestamp: int) -> None:
+    """Calendars on servers without push (CalDAV): a run for each one whose poll is due."""
+    from hiresync.services import calendar_sync
+
+    queued = await calendar_sync.poll_due(_runtime(context))
+    if queued:
+        log.info("calendar polls queued", count=queued)
+
+
 async def refresh_all_directories(context: JobContext, timestamp: int) -> None:
     """Queue a directory refresh for each connection whose copy is older than the setting,
     so people added to the directory are matched without anyone asking."""
@@ -151,6 +160,11 @@ def build_blueprint() -> Blueprint:
     bp.periodic(cron="* * * * *")(
         bp.task(name="retry_stalled_jobs", pass_context=True, queueing_lock="retry_stalled")(
             retry_stalled_jobs
+        )
+    )
+    bp.periodic(cron="* * * * *")(
+        bp.task(name="poll_calendars", pass_context=True, queueing_lock="poll_calendars")(
+            poll_calendars
         )
     )
     add_calendar_subscription_tasks(bp)

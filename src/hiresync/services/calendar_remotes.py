@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -172,4 +173,6 @@ def _synced(account: CalendarAccount, info: CalendarInfo, role: str) -> SyncedCa
         failures=0,
         initial_done=0,
         ctag=info.ctag,
+        # The first run is queued by whoever connects; polling takes over after it.
+        next_poll_at=datetime.now(UTC) + timedelta(minutes=5),
     )

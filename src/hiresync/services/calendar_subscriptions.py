@@ -340,8 +340,10 @@ async def reconcile(runtime: Runtime, stale_after: timedelta = STALE_AFTER) -> i
                 .join(CalendarAccount, _live_microsoft())
                 .where(
                     or_(
-                        SyncedCalendar.last_synced_at.is_(None),
                         SyncedCalendar.last_synced_at < now - stale_after,
+                        # never synced: its first run was queued when it started
+                        SyncedCalendar.last_synced_at.is_(None)
+                        & (SyncedCalendar.created_at < now - stale_after),
                     )
                 )
             )

@@ -18,17 +18,21 @@ Failures say what is wrong where the person sees it: a revoked or expired grant 
 account into "reconnect needed" with a notification, never a silent gap; a dedicated
 calendar deleted in the account disables its sync and tells the owner; other provider
 errors count ``failures`` and are retried by the job engine with backoff.
+
+Servers that cannot push (CalDAV) are polled: each run sets ``next_poll_at`` five minutes
+ahead, a failed one backs off (doubling, at most six hours), and the ``poll_calendars``
+task queues the runs that are due (``poll_due``).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hiresync.domain.calendar_copies import EventCopy
@@ -55,6 +59,8 @@ from hiresync.sync import (
 
 log = structlog.get_logger(__name__)
 INITIAL_LIMIT = 5_000  # events kept by a first sync (seeds 002/003)
+POLL_EVERY = timedelta(minutes=5)  # servers that cannot push are read this often
+POLLED_PROVIDERS = ("caldav",)
 ROLES_PULLED = frozenset({"external"})  # read-only: other meetings, for availability
 
 
@@ -173,6 +179,7 @@ async def _run(
                 last_error=None,
                 failures=0,
                 last_synced_at=datetime.now(UTC),
+                next_poll_at=datetime.now(UTC) + POLL_EVERY,
                 initial_done=_done(calendar, read),
             )
         )
@@ -304,8 +311,45 @@ async def _failed(runtime: Runtime, calendar_id: uuid.UUID, message: str) -> Non
         await session.execute(
             update(SyncedCalendar)
             .where(SyncedCalendar.id == calendar_id)
-            .values(last_error=message, failures=SyncedCalendar.failures + 1)
+            .values(
+                last_error=message,
+                failures=SyncedCalendar.failures + 1,
+                next_poll_at=func.now() + _backoff(SyncedCalendar.failures + 1),
+            )
         )
+
+
+def _backoff(failures: Any) -> Any:
+    """5 minutes doubled per failure in a row, at most 6 hours (an SQL expression)."""
+    return func.least(
+        func.power(2, func.least(failures, 7)) * POLL_EVERY, literal(timedelta(hours=6))
+    )
+
+
+async def poll_due(runtime: Runtime) -> int:
+    """Servers that cannot push (CalDAV): queue a run for every calendar whose next poll is
+    due (``next_poll_at``, moved on by each run, backed off after failures); returns how
+    many were queued. One waits per calendar, so a slow server never piles runs up."""
+    async with runtime.db.transaction() as session:
+        due = list(
+            await session.scalars(
+                select(SyncedCalendar.id)
+                .join(CalendarAccount, CalendarAccount.id == SyncedCalendar.account_id)
+                .where(
+                    CalendarAccount.provider.in_(POLLED_PROVIDERS),
+                    CalendarAccount.status == "active",
+                    SyncedCalendar.state != "disabled",
+                    or_(
+                        SyncedCalendar.next_poll_at.is_(None),
+                        SyncedCalendar.next_poll_at <= func.now(),
+                    ),
+                )
+                .limit(500)
+            )
+        )
+        for calendar_id in due:
+            await queue_sync(runtime, session, calendar_id)
+    return len(due)
 
 
 async def _reconnect_needed(runtime: Runtime, account: CalendarAccount, reason: str) -> None:
