@@ -298,7 +298,7 @@ async def push(runtime: Runtime, interview: Any) -> bool:
     )
     if not live:
         if exists:
-            await _delete(runtime, interview, row, account)
+            await _delete(runtime, interview, row, account, row.external_meeting_id)
         elif row.state == "writing":
             await _delete_unrecorded(runtime, interview, row, account)
         return True
@@ -431,7 +431,7 @@ async def _delete_unrecorded(
     interview no longer wants it: the meeting may exist in Zoom all the same, so it is
     looked up by our key and deleted, never left with a working link."""
     if account is None or account.status != "active":
-        await _delete(runtime, interview, row, account, meeting_id=None)
+        await _delete(runtime, interview, row, account, None)
         return
     meetings = runtime.meeting_provider(row.provider).meetings(
         meeting_accounts.token_getter(runtime, account.id)
@@ -440,9 +440,9 @@ async def _delete_unrecorded(
         found = await meetings.find(str(interview.id))
     except AuthRevoked as exc:
         await meeting_accounts.mark_reconnect_needed(runtime, account.id, exc.message)
-        await _delete(runtime, interview, row, None, meeting_id=None)
+        await _delete(runtime, interview, row, None, None)
         return
-    await _delete(runtime, interview, row, account, meeting_id=found.meeting_id if found else None)
+    await _delete(runtime, interview, row, account, found.meeting_id if found else None)
 
 
 async def _delete(
@@ -450,15 +450,12 @@ async def _delete(
     interview: Any,
     row: InterviewMeeting,
     account: MeetingAccount | None,
-    *,
-    meeting_id: str | None = "recorded",
+    meeting_id: str | None,
 ) -> None:
     """The interview no longer uses this meeting: delete it in Zoom (gone already is fine).
     Without a usable connection it cannot be: said, and the link is left to lapse.
-    ``meeting_id``: the recorded meeting by default; one found by key; None when none was
-    found (nothing to delete, the row is closed all the same)."""
-    if meeting_id == "recorded":
-        meeting_id = row.external_meeting_id
+    ``meeting_id``: the recorded meeting, or one found by key; None when none was found
+    (nothing to delete, the row is closed all the same)."""
     note: str | None = None
     if account is None or account.status != "active":
         note = "The Zoom meeting could not be deleted: its host's Zoom is not connected."
