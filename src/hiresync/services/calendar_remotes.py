@@ -51,6 +51,7 @@ class CalDavLogin:
 
 
 def _client(runtime: Runtime, url: str, username: str, password: str) -> CalDavClient:
+    """The one way hiresync reaches a CalDAV server: the deployment's timeout and CA."""
     settings = runtime.settings
     return CalDavClient(
         url,
@@ -59,6 +60,12 @@ def _client(runtime: Runtime, url: str, username: str, password: str) -> CalDavC
         timeout=settings.caldav_timeout_seconds,
         verify=settings.caldav_ca_file or True,
     )
+
+
+def account_client(runtime: Runtime, account: CalendarAccount, password: str) -> CalDavClient:
+    """A client logged in to a stored account (its server, its user name)."""
+    username = account.username or account.address
+    return _client(runtime, account.server_url or account.address, username, password)
 
 
 async def open_remote(
@@ -72,7 +79,7 @@ async def open_remote(
     if account.provider != CALDAV or not account.secret_sealed or not account.server_url:
         raise NotFound(f"no way to reach {account.provider} calendars", provider=account.provider)
     password = runtime.keyring.open(account.secret_sealed, context=secret_context(account.id))
-    client = _client(runtime, account.server_url, account.username or account.address, password)
+    client = account_client(runtime, account, password)
     zone = await _zone_of(runtime, account.user_id)
     remote = CalDavRemote(CalDavCalendars(client), calendar.remote_id, account.address, zone)
     return remote, client.aclose

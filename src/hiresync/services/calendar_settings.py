@@ -31,7 +31,6 @@ from hiresync.services.calendar_remotes import CALDAV, CalDavLogin
 from hiresync.services.calendar_stop import (
     NotRemoved,
     StopOutcome,
-    caldav_client,
     own_account,
     owned_by,
     stop,
@@ -442,7 +441,7 @@ async def reconnect_caldav(
 
 
 async def _check_password(runtime: Runtime, account: CalendarAccount, password: str) -> None:
-    client = caldav_client(runtime, account, password)
+    client = calendar_remotes.account_client(runtime, account, password)
     try:
         await discover(client, account.principal_url or account.server_url)
     except AuthRevoked as exc:

@@ -34,7 +34,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hiresync.providers.base import RemoteCalendar
-from hiresync.providers.caldav import CalDavCalendars, CalDavClient
+from hiresync.providers.caldav import CalDavCalendars
 from hiresync.providers.errors import AuthRevoked, ProviderError, ProviderUnavailable, RateLimited
 from hiresync.providers.errors import NotFound as ProviderNotFound
 from hiresync.runtime import Runtime
@@ -66,19 +66,6 @@ async def own_account(
     if account is None:
         raise NotFound("That calendar account is not one of yours.", field="account_id")
     return account
-
-
-def caldav_client(runtime: Runtime, account: CalendarAccount, password: str) -> CalDavClient:
-    """A client on the account's server, for what the sync side cannot do (check a new
-    password, delete a calendar); built as ``calendar_remotes`` builds its own."""
-    settings = runtime.settings
-    return CalDavClient(
-        account.server_url or account.address,
-        username=account.username or account.address,
-        password=password,
-        timeout=settings.caldav_timeout_seconds,
-        verify=settings.caldav_ca_file or True,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +278,7 @@ async def _drop_if_empty(
     password = runtime.keyring.open(
         account.secret_sealed, context=calendar_remotes.secret_context(account.id)
     )
-    client = caldav_client(runtime, account, password)
+    client = calendar_remotes.account_client(runtime, account, password)
     try:
         await CalDavCalendars(client).delete_calendar(calendar.remote_id)
     except ProviderError as exc:
