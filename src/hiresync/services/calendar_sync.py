@@ -307,16 +307,14 @@ async def _said(runtime: Runtime, calendar_id: uuid.UUID, **values: Any) -> None
 
 
 async def _failed(runtime: Runtime, calendar_id: uuid.UUID, message: str) -> None:
-    async with runtime.db.transaction() as session:
-        await session.execute(
-            update(SyncedCalendar)
-            .where(SyncedCalendar.id == calendar_id)
-            .values(
-                last_error=message,
-                failures=SyncedCalendar.failures + 1,
-                next_poll_at=func.now() + _backoff(SyncedCalendar.failures + 1),
-            )
-        )
+    failures = SyncedCalendar.failures + 1
+    await _said(
+        runtime,
+        calendar_id,
+        last_error=message,
+        failures=failures,
+        next_poll_at=func.now() + _backoff(failures),
+    )
 
 
 def _backoff(failures: Any) -> Any:

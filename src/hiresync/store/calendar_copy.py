@@ -235,11 +235,7 @@ class CopyWriter:
             "origin": Origin.REMOTE.value,
             "deleted": False,
             **_fields(copy),
-            "remote_ident": None,
-            "remote_etag": None,
-            "remote_digest": None,
-            "synced_version": None,
-            "synced_digest": None,
+            **_UNPAIRED,
         }
         return str(row_id), "1"
 
@@ -293,14 +289,14 @@ class CopyWriter:
         for uid, row in self._new.items():
             pair = self._status.get(uid)
             if pair is not None:
-                row.update(_remote(pair))
+                row.update(_pair_columns(pair))
         if len(self._new) >= _COPY_FROM:
             await self._copy_in(session)
         elif self._new:
             await session.execute(_UPSERT, list(self._new.values()))
         by_ident = {p.local.ident: p for p in self._status.values()}
         changes = [
-            {"id": row_id, **values, **_remote(by_ident.get(str(row_id)))}
+            {"id": row_id, **values, **_pair_columns(by_ident.get(str(row_id)))}
             for row_id, values in self._changed.items()
             if row_id not in stale and row_id not in self._gone
         ]
@@ -353,20 +349,11 @@ class CopyWriter:
                 continue
             if row_id in self._gone:
                 continue
-            out.append({"id": row_id, **_remote(pair)})
+            out.append({"id": row_id, **_pair_columns(pair)})
         for uid in self._dropped:
             old = self._state.status.get(uid)
             if old is not None and uuid.UUID(old.local.ident) not in self._gone:
-                out.append(
-                    {
-                        "id": uuid.UUID(old.local.ident),
-                        "remote_ident": None,
-                        "remote_etag": None,
-                        "remote_digest": None,
-                        "synced_version": None,
-                        "synced_digest": None,
-                    }
-                )
+                out.append({"id": uuid.UUID(old.local.ident), **_UNPAIRED})
         return out
 
     async def _delete_rows(self, session: AsyncSession, stale: set[uuid.UUID]) -> None:
@@ -411,7 +398,13 @@ def _copy(source: Item) -> EventCopy:
     return source.payload
 
 
-def _remote(pair: PairStatus | None) -> dict[str, Any]:
+_UNPAIRED: dict[str, Any] = dict.fromkeys(
+    ("remote_ident", "remote_etag", "remote_digest", "synced_version", "synced_digest")
+)
+
+
+def _pair_columns(pair: PairStatus | None) -> dict[str, Any]:
+    """The status columns of a pair: its remote half, and its local half as synced."""
     if pair is None:
         return {}
     return {
