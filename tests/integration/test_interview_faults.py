@@ -35,7 +35,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -704,15 +704,19 @@ async def create_drafts(api: httpx.AsyncClient, stories: list[Story]) -> None:
 
 
 async def drive(
-    api: httpx.AsyncClient, order: list[tuple[Story, str, dict[str, Any]]], problems: list[str]
+    api: httpx.AsyncClient,
+    order: list[tuple[Any, str, dict[str, Any]]],
+    problems: list[str],
+    step: Callable[..., Awaitable[str | None]] = step,
+    spread: float = OPS_SECONDS,
 ) -> None:
-    """The changes, one after another, spread over OPS_SECONDS."""
+    """The changes, one after another (each made by ``step``), spread over ``spread`` s."""
     began = time.monotonic()
     for index, (story, kind, args) in enumerate(order):
         problem = await step(api, story, kind, args)
         if problem:
             problems.append(problem)
-        ahead = began + OPS_SECONDS * (index + 1) / len(order) - time.monotonic()
+        ahead = began + spread * (index + 1) / len(order) - time.monotonic()
         if ahead > 0:
             await asyncio.sleep(ahead)
 

@@ -60,6 +60,7 @@ from tests.integration.test_interview_faults import (
     FaultStack,
     Workers,
     drain,
+    drive,
     organizer_events,
     worker_env,
 )
@@ -334,20 +335,6 @@ async def step(api: httpx.AsyncClient, story: Story, kind: str, args: dict[str, 
     return None if answer.status_code == 200 else f"{story.tag} {kind}: {answer.text[:300]}"
 
 
-async def drive(
-    api: httpx.AsyncClient, order: list[tuple[Story, str, dict[str, Any]]], problems: list[str]
-) -> None:
-    """The changes, one after another, spread over OPS_SECONDS."""
-    began = time.monotonic()
-    for index, (story, kind, args) in enumerate(order):
-        problem = await step(api, story, kind, args)
-        if problem:
-            problems.append(problem)
-        ahead = began + OPS_SECONDS * (index + 1) / len(order) - time.monotonic()
-        if ahead > 0:
-            await asyncio.sleep(ahead)
-
-
 # -- the chaos -------------------------------------------------------------------------------
 
 
@@ -557,7 +544,8 @@ async def test_zoom_meetings_are_made_exactly_once_through_crashes_and_faults(
         async with jobs.open_async():
             began = time.monotonic()
             await asyncio.gather(
-                drive(api, order, problems), chaos(stack, workers, jobs, hosts, rng, kills)
+                drive(api, order, problems, step, OPS_SECONDS),
+                chaos(stack, workers, jobs, hosts, rng, kills),
             )
             chaos_s = time.monotonic() - began
             for host in hosts:
