@@ -500,6 +500,17 @@ async def cancel(
 async def view(session: AsyncSession, org_id: uuid.UUID, interview_id: uuid.UUID) -> InterviewView:
     from hiresync.store.tables import CalendarLink
 
+    # The links first: each statement sees its own snapshot, and a write records its link,
+    # the interview's meeting link and its history line in one commit. Read in this order,
+    # a link seen as written always comes with its Teams link and its history line (read the
+    # other way round, a page could say "written" and show neither).
+    links = list(
+        await session.scalars(
+            select(CalendarLink).where(
+                CalendarLink.organization_id == org_id, CalendarLink.interview_id == interview_id
+            )
+        )
+    )
     interview = await load(session, org_id, interview_id)
     candidate = await session.get(Candidate, interview.candidate_id)
     assert candidate is not None
@@ -516,9 +527,6 @@ async def view(session: AsyncSession, org_id: uuid.UUID, interview_id: uuid.UUID
             .where(InterviewHistory.interview_id == interview.id)
             .order_by(InterviewHistory.at, InterviewHistory.id)
         )
-    )
-    links = list(
-        await session.scalars(select(CalendarLink).where(CalendarLink.interview_id == interview.id))
     )
     emails = await candidate_mail.log_for(session, interview.id)
     warnings = await meeting_push.warnings_for(session, interview)
