@@ -58,7 +58,7 @@ from hiresync.domain.interviews import (
 from hiresync.providers.base import EventAttendee, EventDraft, EventWriter, WrittenEvent
 from hiresync.providers.errors import AuthRevoked, BadRequest, ProviderError
 from hiresync.runtime import Runtime
-from hiresync.services import connections, meeting_push, webhooks
+from hiresync.services import calendar_events, connections, meeting_push, webhooks
 from hiresync.services.interviews import history_entry as _history
 from hiresync.services.interviews import summary
 from hiresync.store.tables import (
@@ -463,8 +463,11 @@ async def _synced(
         ):
             row = await session.get(Interview, interview.id)
             if row is not None:
+                link_before = row.meeting_url
                 _take_meeting_link(row, event)
                 await _record_responses(session, interview.id, event)
+                if row.meeting_url != link_before:  # the Teams link reaches the copies too
+                    await calendar_events.mirror_interview(runtime, session, row)
         await webhooks.emit(
             runtime,
             session,

@@ -38,6 +38,7 @@ from hiresync.domain.interviews import (
 from hiresync.jobs.engine import defer_in_transaction
 from hiresync.runtime import Runtime
 from hiresync.services import (
+    calendar_events,
     candidate_mail,
     directory,
     interview_settings,
@@ -419,6 +420,8 @@ async def queue_push(runtime: Runtime, session: AsyncSession, interview: Intervi
         args={"interview_id": str(interview.id)},
         lock=key,
     )
+    # The copies in interviewers' own synced calendars follow in the same transaction.
+    await calendar_events.mirror_interview(runtime, session, interview)
 
 
 def summary(interview: Interview) -> dict[str, Any]:

@@ -78,7 +78,7 @@ from hiresync.providers.base import MeetingDetails, MeetingProvider, MeetingRequ
 from hiresync.providers.errors import AuthRevoked, BadRequest, NotFound, ProviderError
 from hiresync.providers.zoom import DailyLimitReached
 from hiresync.runtime import Runtime
-from hiresync.services import meeting_accounts
+from hiresync.services import calendar_events, meeting_accounts
 from hiresync.services.errors import InvalidInput
 from hiresync.store.tables import (
     Interview,
@@ -421,6 +421,7 @@ async def _stored(
         current.meeting_passcode = details.passcode
         current.meeting_problem = None
         session.add(_history(current, what, meeting_id=details.meeting_id))
+        await calendar_events.mirror_interview(runtime, session, current)  # the new link
     log.info(what, interview=str(interview.id), meeting=details.meeting_id)
 
 

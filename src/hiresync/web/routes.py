@@ -348,6 +348,7 @@ async def availability(
 def install(app: FastAPI) -> None:
     # These import this module's helpers, so not at the top.
     from hiresync.web import (
+        calendar_page,
         connected_apps,
         interview_edit_pages,
         interview_pages,
@@ -365,6 +366,7 @@ def install(app: FastAPI) -> None:
     app.include_router(template_pages.router)
     app.include_router(connected_apps.router)
     app.include_router(my_calendar.router)
+    app.include_router(calendar_page.router)
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
 
     @app.exception_handler(LoginRequired)

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from hiresync.api.v1 import (
     availability,
+    calendar_events,
     calendar_sync,
     connections,
     email_templates,
@@ -22,3 +23,4 @@ router.include_router(interviews.router)
 router.include_router(webhooks.router)
 router.include_router(email_templates.router)
 router.include_router(calendar_sync.router)
+router.include_router(calendar_events.router)
