@@ -5,9 +5,11 @@ participants")."""
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from hiresync.sandbox.microsoft.model import WorkingHours
@@ -439,3 +441,40 @@ def test_hiresync_invites_the_candidate_itself_when_the_organization_chooses_ema
         ]
     finally:
         team.api.patch("/v1/interview-settings", json={"candidate_invitations": "calendar"})
+
+
+def test_the_interview_page_hears_of_every_change_by_its_event_stream(
+    team: Any, stack: Any, make_org: Any
+) -> None:
+    """What keeps an open interview page current without a reload: its stream says
+    ``changed`` when the interview changes (here an edit through the API); it is for
+    logged-in members of the organization only."""
+    interview = team.api.post("/v1/interviews", json=body(team)).json()
+    path = f"/interviews/{interview['id']}"
+    browser = Browser(stack.url)
+    try:
+        assert browser.login(team.admin_email, team.password).status_code == 303
+        page = browser.http.get(path).text
+        version = page.split('data-version="', 1)[1].split('"', 1)[0]
+        assert version, "the page says which state it shows"
+        assert browser.http.get(f"/interviews/{uuid.uuid4()}/events").status_code == 404
+        assert browser.http.get("/interviews/not-an-id/events").status_code == 404
+        with browser.http.stream("GET", f"{path}/events", params={"since": version}) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = stream.iter_lines()
+            assert next(lines).startswith("retry:")
+            edited = team.api.patch(f"/v1/interviews/{interview['id']}", json={"title": "Renamed"})
+            assert edited.status_code == 200, edited.text
+            changed = next(line for line in lines if line.startswith("data: "))
+        assert changed.removeprefix("data: ") != version
+    finally:
+        browser.close()
+    with httpx.Client(base_url=stack.url) as anonymous:
+        assert anonymous.get(f"{path}/events").status_code == 401
+    other = make_org()
+    stranger = Browser(stack.url)
+    try:
+        assert stranger.login(other.admin_email, other.password).status_code == 303
+        assert stranger.http.get(f"{path}/events").status_code == 404, "another organization's"
+    finally:
+        stranger.close()

@@ -342,6 +342,93 @@ async def test_stop_deletes_the_dedicated_calendar_once_it_is_empty(
     assert set(await rows(db, dedicated.id)) == {"interview-2@hiresync"}
 
 
+async def test_the_organizations_placement_rule_decides_where_interviews_go(
+    stack: Stack, make_org: Any, radicale: DavServer, runtime: Runtime, db: Database
+) -> None:
+    """Seeds 002/003: per organization, the primary calendar or a dedicated one named after
+    the hiring platform; only admins set it, and a bad name is refused by field."""
+    dav = Dav(radicale)
+    await dav.make("personal")
+    org = make_org()
+    user = await person(db, org)
+    settings = "/v1/interview-settings"
+    bad = await asyncio.to_thread(
+        org.api.patch, settings, json={"dedicated_calendar_name": "Acme/Recruit"}
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "dedicated_calendar_name"
+    wrong = await asyncio.to_thread(org.api.patch, settings, json={"calendar_placement": "x"})
+    assert wrong.status_code == 422
+    saved = await asyncio.to_thread(
+        org.api.patch,
+        settings,
+        json={"calendar_placement": "dedicated", "dedicated_calendar_name": " Acme Recruit "},
+    )
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["dedicated_calendar_name"] == "Acme Recruit"
+
+    seen = await started(runtime, db, user, radicale)  # the person asked for nothing special
+    roles = {c.role: c.name for c in seen.accounts[0].calendars}
+    assert set(roles) == {"dedicated", "external"} and roles["dedicated"] == "Acme Recruit", roles
+
+    browser = Browser(stack.url)
+    try:
+        assert browser.login(org.admin_email, org.password).status_code == 303
+        page = browser.http.get("/settings/my-calendar").text
+        assert "Acme Recruit" in page  # the dedicated calendar, named as the organization says
+        refused = browser.post_form(
+            "/settings/calendar-sync/placement",
+            page="/settings/calendar-sync",
+            placement="dedicated",
+            name="",
+        )
+        assert refused.status_code == 422 and "1 to 100 characters" in refused.text
+        assert 'aria-invalid="true"' in refused.text
+        done = browser.post_form(
+            "/settings/calendar-sync/placement",
+            page="/settings/calendar-sync",
+            placement="primary",
+            name="Acme Recruit",
+        )
+        assert done.status_code == 303
+    finally:
+        browser.close()
+    rules = (await asyncio.to_thread(org.api.get, settings)).json()
+    assert rules["calendar_placement"] == "primary"
+
+    async with db.transaction() as session:  # an interviewer may not change it
+        colleague = await team.add_user(
+            session,
+            org.id,  # type: ignore[arg-type]
+            team.NewUser(
+                "Colleague",
+                f"colleague@{org.slug}.example",
+                "interviewer",
+                "UTC",
+                password="colleague-password-1",
+            ),
+        )
+    browser = Browser(stack.url)
+    try:
+        assert browser.login(colleague.email, "colleague-password-1").status_code == 303
+        page = browser.http.get("/settings/calendar-sync").text
+        assert "Everyone's primary calendar." in page and "Only an admin" in page
+        sneaky = browser.post_form(
+            "/settings/calendar-sync/placement",
+            page="/settings/calendar-sync",
+            placement="person",
+            name="Mine",
+        )
+        assert sneaky.status_code == 403
+        page = browser.http.get("/settings/my-calendar").text
+        assert "keeps interviews" in page and "in your primary calendar" in page
+        assert 'name="placement"' not in page, "nothing to choose: the organization decided"
+    finally:
+        browser.close()
+    assert (await asyncio.to_thread(org.api.get, settings)).json()[
+        "calendar_placement"
+    ] == "primary"
+
+
 async def test_server_errors_during_stop_are_listed_and_can_be_tried_again(
     stack: Stack, make_org: Any, radicale: DavServer, runtime: Runtime, db: Database
 ) -> None:

@@ -72,7 +72,7 @@ async def open_remote(
     runtime: Runtime, account: CalendarAccount, calendar: SyncedCalendar
 ) -> tuple[RemoteCalendar, Close]:
     """The remote side of one run, and how to close its connections."""
-    if account.provider == "microsoft" and account.scope == "company":
+    if account.provider == "microsoft":  # company connection or the person's own sign-in
         from hiresync.services import microsoft_calendars  # Graph's client only when needed
 
         return await microsoft_calendars.open_remote(runtime, account, calendar)

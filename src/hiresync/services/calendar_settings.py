@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hiresync.providers.caldav import discover
 from hiresync.providers.errors import AuthRevoked, ProviderError
 from hiresync.runtime import Runtime
-from hiresync.services import calendar_remotes, calendar_sync
+from hiresync.services import calendar_remotes, calendar_sync, interview_settings
 from hiresync.services.calendar_remotes import CALDAV, CalDavLogin
 from hiresync.services.calendar_stop import (
     NotRemoved,
@@ -43,8 +44,10 @@ __all__ = [
     "NotRemoved",
     "StopOutcome",
     "SyncStatus",
+    "finish_microsoft",
     "reconnect_caldav",
     "start_caldav",
+    "start_microsoft",
     "status_for",
     "stop",
     "sync_all",
@@ -53,7 +56,7 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-DEDICATED_NAME = "Hiring interviews"  # Settings has no hiring platform's name (yet)
+DEDICATED_NAME = interview_settings.DEDICATED_NAME  # the default; organizations rename it
 SHOWN = 50  # quarantined items and leftovers listed
 HIRING_ROLES = frozenset({"primary", "dedicated"})
 ROLE_LABELS = {
@@ -131,6 +134,12 @@ class AccountView:
     connected_at: datetime
     problem: Problem | None
     calendars: list[CalendarView]
+    scope: str = "personal"  # company: through the organization's Microsoft 365 connection
+
+    @property
+    def signs_in_with_microsoft(self) -> bool:
+        """Reconnecting is "Sign in with Microsoft" again (the person's own grant)."""
+        return self.provider == "microsoft" and self.scope == "personal"
 
     @property
     def external_meetings(self) -> int:
@@ -313,11 +322,7 @@ def _account_view(a: CalendarAccount, calendars: list[CalendarView]) -> AccountV
         headline = (
             f"Your calendar is not synchronized: hiresync can no longer sign in to {a.address}."
         )
-        fix = (
-            "Enter a new app password for it on Settings › My calendar."
-            if a.provider == CALDAV
-            else "Stop synchronization and start it again, signing in anew."
-        )
+        fix = _reconnect_fix(a)
         problem = Problem(
             a.last_error or "The server refused hiresync's sign-in.", fix, "reconnect"
         )
@@ -328,8 +333,28 @@ def _account_view(a: CalendarAccount, calendars: list[CalendarView]) -> AccountV
     else:
         state, headline = "synchronized", f"Your calendar is synchronized with {a.address}."
     return AccountView(
-        a.id, a.provider, a.address, a.status, state, headline, a.connected_at, problem, calendars
+        a.id,
+        a.provider,
+        a.address,
+        a.status,
+        state,
+        headline,
+        a.connected_at,
+        problem,
+        calendars,
+        a.scope,
     )
+
+
+def _reconnect_fix(a: CalendarAccount) -> str:
+    if a.provider == CALDAV:
+        return "Enter a new app password for it on Settings › My calendar."
+    if a.scope == "personal":
+        return (
+            f"Choose “Sign in with Microsoft” below and sign in as {a.address}: "
+            "synchronization resumes where it stopped."
+        )
+    return "Stop synchronization and start it again, signing in anew."
 
 
 async def _leftovers(session: AsyncSession, user: User) -> tuple[list[LeftoverEvent], int]:
@@ -368,13 +393,27 @@ async def start_caldav(
     runtime: Runtime, session: AsyncSession, user: User, login: CalDavLogin
 ) -> CalendarAccount:
     """Connect the person's CalDAV account and queue the first sync of each calendar (the
-    jobs run once the caller's transaction commits). Errors name the field to fix."""
+    jobs run once the caller's transaction commits). Errors name the field to fix. The
+    organization's placement rule decides where interviews go, unless it leaves that to
+    the person (then ``login.dedicated_calendar`` says)."""
     _check_login(login)
+    login = await placed(session, user, login)
     account, calendars = await calendar_remotes.connect_caldav(runtime, session, user, login)
     for calendar in calendars:
         await calendar_sync.queue_sync(runtime, session, calendar.id)
     log.info("calendar.started", account=str(account.id), calendars=len(calendars))
     return account
+
+
+async def placed(session: AsyncSession, user: User, login: CalDavLogin) -> CalDavLogin:
+    """``login`` with the organization's placement applied: its primary calendar, or a
+    dedicated one under the organization's name for it."""
+    rules = await interview_settings.load(session, user.organization_id)
+    if rules.calendar_placement == "primary":
+        return replace(login, dedicated_calendar=None)
+    if rules.calendar_placement == "dedicated" or login.dedicated_calendar:
+        return replace(login, dedicated_calendar=rules.dedicated_calendar_name)
+    return login
 
 
 async def start_outlook(runtime: Runtime, session: AsyncSession, user: User) -> CalendarAccount:
@@ -387,6 +426,26 @@ async def start_outlook(runtime: Runtime, session: AsyncSession, user: User) -> 
     await calendar_subscriptions.queue_keep(runtime, session, calendar.id)
     account = await session.get(CalendarAccount, calendar.account_id)
     assert account is not None
+    log.info("calendar.started", account=str(account.id), calendars=1)
+    return account
+
+
+async def start_microsoft(runtime: Runtime, session: AsyncSession, user: User, browser: str) -> str:
+    """Where to send the person to sign in with their own Microsoft account (to start, or
+    to reconnect an account that needs it); the attempt is bound to them and this browser."""
+    from hiresync.services import microsoft_accounts
+
+    return await microsoft_accounts.start_sign_in(runtime, session, user, browser)
+
+
+async def finish_microsoft(
+    runtime: Runtime, user: User, browser: str, params: Mapping[str, str]
+) -> CalendarAccount:
+    """Microsoft's redirect back: the account is stored (or reconnected) and its first sync
+    and subscription are queued; refusals say what to do."""
+    from hiresync.services import microsoft_accounts
+
+    account = await microsoft_accounts.finish_sign_in(runtime, user, browser, params)
     log.info("calendar.started", account=str(account.id), calendars=1)
     return account
 
@@ -513,7 +572,9 @@ def _runnable(account: CalendarAccount | None, calendar: SyncedCalendar) -> None
     if account.status != "active":
         raise NotConnected(
             f"hiresync can no longer sign in to {account.address}.",
-            hint="Reconnect the account with a new app password first.",
+            hint="Reconnect the account with a new app password first."
+            if account.provider == CALDAV
+            else "Reconnect it first: " + _reconnect_fix(account),
         )
     if calendar.state == "disabled":
         raise NotConnected(

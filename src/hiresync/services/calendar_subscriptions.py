@@ -21,6 +21,11 @@ failure ends in a sync:
   died silently costs at most that long. It also marks notifications applied by a later sync
   and prunes old ones.
 * **unsubscribe** when synchronization stops.
+
+Calendars reached through the company connection use its app-only tokens; those of a person
+who signed in with their own Microsoft account use that person's delegated tokens
+(``microsoft_calendars.account_client``): Graph ties a subscription to the grant that made
+it, so each is renewed, reauthorized and deleted with the same kind of token.
 """
 
 from __future__ import annotations
@@ -43,8 +48,8 @@ from hiresync.providers.microsoft.client import GraphClient, events_resource
 from hiresync.providers.microsoft.parse import SubscriptionInfo, parse_subscription
 from hiresync.providers.microsoft.wire import SubscriptionWire
 from hiresync.runtime import Runtime
-from hiresync.services import calendar_sync, directory
-from hiresync.services.microsoft_calendars import COMPANY, MICROSOFT, graph_client
+from hiresync.services import calendar_sync
+from hiresync.services.microsoft_calendars import MICROSOFT, account_client
 from hiresync.store.tables import CalendarAccount, CalendarNotification, SyncedCalendar
 
 log = structlog.get_logger(__name__)
@@ -108,16 +113,15 @@ class Target:
 
 
 async def _target(runtime: Runtime, calendar_id: uuid.UUID) -> Target | None:
-    """The calendar, if it is a live company-connected Microsoft one."""
+    """The calendar, if it is a live Microsoft one (company connection or own sign-in)."""
     async with runtime.db.sessions() as session:
         calendar = await session.get(SyncedCalendar, calendar_id)
         account = await session.get(CalendarAccount, calendar.account_id) if calendar else None
         if calendar is None or account is None or calendar.state == "disabled":
             return None
-        if account.provider != MICROSOFT or account.scope != COMPANY or account.status != "active":
+        if account.provider != MICROSOFT or account.status != "active":
             return None
-        connection = await directory.live_connection(session, account.organization_id)
-    return Target(calendar, account, graph_client(runtime, connection))
+    return Target(calendar, account, await account_client(runtime, account))
 
 
 def _allowed_minutes(error: BadRequest) -> int | None:
@@ -285,11 +289,10 @@ async def unsubscribe(runtime: Runtime, calendar_id: uuid.UUID) -> bool:
             return False
         sub_id = calendar.subscription_id
         account = await session.get(CalendarAccount, calendar.account_id)
-        connection = await directory.live_connection(session, calendar.organization_id)
         calendar.subscription_id = None
         calendar.subscription_expires_at = calendar.client_state_hash = None
     if account is not None and account.provider == MICROSOFT:
-        client = graph_client(runtime, connection)
+        client = await account_client(runtime, account)
         try:
             await _quietly_delete(client, sub_id)
         finally:
@@ -301,7 +304,6 @@ def _live_microsoft() -> object:
     return and_(
         CalendarAccount.id == SyncedCalendar.account_id,
         CalendarAccount.provider == MICROSOFT,
-        CalendarAccount.scope == COMPANY,
         CalendarAccount.status == "active",
         SyncedCalendar.state.in_(LIVE_STATES),
     )

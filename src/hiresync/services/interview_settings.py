@@ -1,10 +1,16 @@
-"""Organization settings for interviews: who organizes them.
+"""Organization settings for interviews: who organizes them, and where they go in people's
+own synced calendars.
 
 By default the scheduler organizes (the event lives in their calendar and the
 invitations come from them). Many hiring teams prefer a shared interviews mailbox
 (``interviews@company``), so that an interview survives the recruiter's holiday or
 departure and invitations come from one address; it must be a mailbox of the
 connected directory, which is checked when it is set.
+
+Seeds 002/003: per organization, interviews go into each person's primary calendar or stay
+in a dedicated calendar hiresync creates in their account, named after the hiring
+platform (``calendar_placement``: "primary", "dedicated", or "person" to let each person
+choose when they start synchronization; ``dedicated_calendar_name``).
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ Organizer = Literal["scheduler", "shared_mailbox"]
 
 
 Invitations = Literal["calendar", "email"]
+Placement = Literal["person", "primary", "dedicated"]
+PLACEMENTS = ("person", "primary", "dedicated")
+DEDICATED_NAME = "Hiring interviews"  # until the organization names it after its platform
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,8 @@ class InterviewSettings:
     # "calendar": the candidate is an attendee and the calendar invites them; "email":
     # hiresync sends them its own iCalendar e-mail (services.candidate_mail).
     candidate_invitations: Invitations = "calendar"
+    calendar_placement: Placement = "person"
+    dedicated_calendar_name: str = DEDICATED_NAME
 
 
 def settings_from(raw: dict[str, Any] | None) -> InterviewSettings:
@@ -45,6 +56,10 @@ def settings_from(raw: dict[str, Any] | None) -> InterviewSettings:
         candidate_invitations="email"
         if raw.get("candidate_invitations") == "email"
         else "calendar",
+        calendar_placement=raw.get("calendar_placement")
+        if raw.get("calendar_placement") in PLACEMENTS
+        else "person",
+        dedicated_calendar_name=raw.get("dedicated_calendar_name") or DEDICATED_NAME,
     )
 
 
@@ -91,6 +106,19 @@ async def update(
         raise InvalidInput(
             "candidate_invitations must be 'calendar' or 'email'.", field="candidate_invitations"
         )
+    if merged["calendar_placement"] not in PLACEMENTS:
+        raise InvalidInput(
+            "calendar_placement must be 'person', 'primary' or 'dedicated'.",
+            field="calendar_placement",
+        )
+    name = str(merged["dedicated_calendar_name"] or "").strip()
+    if not 1 <= len(name) <= 100 or any(c in name for c in "\r\n\t/"):
+        raise InvalidInput(
+            "The dedicated calendar's name needs 1 to 100 characters, on one line, without '/'.",
+            hint='Name it after your hiring platform, like "Acme Recruit".',
+            field="dedicated_calendar_name",
+        )
+    merged["dedicated_calendar_name"] = name
     if merged["candidate_invitations"] == "email":
         candidate_mail.require_smtp(settings)
     if merged["organizer"] == "shared_mailbox":

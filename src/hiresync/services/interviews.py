@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hiresync.domain.interviews import (
@@ -498,6 +498,34 @@ async def cancel(
         await mail_candidate(runtime, session, interview, "cancelled")
     await announce(runtime, session, interview, "interview.cancelled", message=message)
     return interview
+
+
+# Everything an interview's page shows, hashed in one statement: the page's live stream
+# compares it once a second (web.live), so its cost is what matters.
+_FINGERPRINT = text(
+    """
+SELECT md5(concat_ws('|', i.updated_at, i.sequence, i.status, i.meeting_url, i.meeting_problem,
+  (SELECT count(*) || ':' || coalesce(max(h.at)::text, '')
+     FROM interview_history h WHERE h.interview_id = i.id),
+  (SELECT string_agg(l.state || l.synced_sequence || coalesce(l.last_error, ''), ',' ORDER BY l.id)
+     FROM interview_calendar_links l WHERE l.interview_id = i.id),
+  (SELECT string_agg(a.response, ',' ORDER BY a.id)
+     FROM interview_attendees a WHERE a.interview_id = i.id)))
+  FROM interviews i
+ WHERE i.id = :interview_id AND i.organization_id = :org_id
+"""
+)
+
+
+async def fingerprint(
+    session: AsyncSession, org_id: uuid.UUID, interview_id: uuid.UUID
+) -> str | None:
+    """A hash that moves whenever anything the interview's page shows changes; None when
+    there is no such interview in the organization."""
+    found: str | None = await session.scalar(
+        _FINGERPRINT, {"interview_id": interview_id, "org_id": org_id}
+    )
+    return found
 
 
 async def view(session: AsyncSession, org_id: uuid.UUID, interview_id: uuid.UUID) -> InterviewView:

@@ -27,15 +27,14 @@ Zoom meeting, which outlives the app's authorization.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,32 +42,25 @@ from hiresync.domain.interviews import LIVE_STATUSES
 from hiresync.providers.base import MeetingAccounts, MeetingHost, TokenGetter, UserTokens
 from hiresync.providers.errors import AuthRevoked, BadRequest, ProviderError
 from hiresync.runtime import Runtime
-from hiresync.services import notifications, preapproval
+from hiresync.services import notifications, oauth_states, preapproval
 from hiresync.services.errors import NotConnected, ServiceError, UpstreamError
+from hiresync.services.oauth_states import ConnectRefused, digest, state_context
 from hiresync.store.crypto import SecretError
 from hiresync.store.tables import (
     Interview,
     InterviewMeeting,
     MeetingAccount,
-    OAuthState,
     Organization,
     User,
 )
 
 log = structlog.get_logger(__name__)
 ZOOM = "zoom"
-STATE_TTL = timedelta(minutes=10)
-EARLY = timedelta(minutes=5)  # refresh an access token this long before it expires
 PAGE = "/settings/connected-apps"
 CALLBACK_PATH = PAGE + "/zoom/callback"
 START_AGAIN = "Start again with Connect Zoom on Settings › Connected applications."
-
-
-class ConnectRefused(ServiceError):
-    """The OAuth round trip cannot complete: bad or reused state, cancelled, code refused."""
-
-    status = 400
-    code = "connect_refused"
+WORDS = oauth_states.Words("Zoom", "Connect Zoom", START_AGAIN)
+__all__ = ["ConnectRefused", "digest", "state_context"]  # shared, in oauth_states
 
 
 class LoginInUse(ServiceError):
@@ -81,10 +73,6 @@ class LoginInUse(ServiceError):
 class NotConfigured(ServiceError):
     status = 503
     code = "zoom_not_configured"
-
-
-def digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def provider_for(runtime: Runtime, name: str = ZOOM) -> MeetingAccounts:
@@ -104,13 +92,7 @@ def token_context(account_id: uuid.UUID, kind: str) -> str:
     return f"meeting_account:{account_id}:{kind}"
 
 
-def state_context(state_hash: str) -> str:
-    """What a sealed PKCE verifier is bound to: its OAuth attempt."""
-    return f"oauth_state:{state_hash}"
-
-
-def _fresh(expires_at: datetime | None) -> bool:
-    return expires_at is not None and expires_at - EARLY > datetime.now(UTC)
+_fresh = oauth_states.fresh
 
 
 def _redirect_uri(runtime: Runtime) -> str:
@@ -126,55 +108,16 @@ async def start_connect(
     """The provider's authorization URL for ``user``; its state and PKCE verifier are stored
     (ten minutes, single use)."""
     accounts = provider_for(runtime, provider)
-    state, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(64)
-    state_hash, now = digest(state), datetime.now(UTC)
-    await session.execute(delete(OAuthState).where(OAuthState.expires_at < now - timedelta(days=1)))
-    session.add(
-        OAuthState(
-            organization_id=user.organization_id,
-            user_id=user.id,
-            provider=provider,
-            state_hash=state_hash,
-            browser_hash=digest(browser),
-            verifier_sealed=runtime.keyring.seal(verifier, context=state_context(state_hash)),
-            key_id=runtime.keyring.active,
-            expires_at=now + STATE_TTL,
-        )
-    )
-    await session.flush()
+    verifier = secrets.token_urlsafe(64)
+    state = await oauth_states.begin(runtime, session, user, provider, browser, verifier)
     return accounts.authorization_url(_redirect_uri(runtime), state, verifier)
 
 
 async def _claim_state(
     runtime: Runtime, user: User, browser: str, state: str | None
 ) -> tuple[str, str]:
-    """(provider, PKCE verifier) of this state, which is marked used (committed, whatever
-    happens next); refuses forged, foreign, expired and replayed states."""
-    if not state or len(state) > 200:
-        raise ConnectRefused("Zoom's answer carries no valid state.", hint=START_AGAIN)
-    async with runtime.db.transaction() as session:
-        row = await session.scalar(
-            select(OAuthState).where(OAuthState.state_hash == digest(state)).with_for_update()
-        )
-        if row is None or row.user_id != user.id or row.organization_id != user.organization_id:
-            raise ConnectRefused(
-                "This Zoom answer does not belong to a connection you started.", hint=START_AGAIN
-            )
-        if row.used_at is not None:
-            raise ConnectRefused(
-                "This Zoom answer was already used; each sign-in completes once.",
-                hint=START_AGAIN,
-            )
-        if row.browser_hash != digest(browser):
-            raise ConnectRefused(
-                "This connection was started in another browser.",
-                hint="Finish it in the browser where you clicked Connect Zoom, or start again.",
-            )
-        row.used_at = datetime.now(UTC)
-        if row.expires_at < row.used_at:
-            return row.provider, ""
-        verifier = runtime.keyring.open(row.verifier_sealed, context=state_context(row.state_hash))
-        return row.provider, verifier
+    """(provider, PKCE verifier) of this state (see ``oauth_states.claim``)."""
+    return await oauth_states.claim(runtime, user, browser, state, (ZOOM,), WORDS)
 
 
 def _refusal(params: Mapping[str, str]) -> ConnectRefused | None:
@@ -486,26 +429,18 @@ async def deauthorized(
 def token_getter(runtime: Runtime, account_id: uuid.UUID) -> TokenGetter:
     """What a Zoom client calls for a bearer token: the stored one while fresh, else a
     refresh under the row lock; ``force_refresh`` after Zoom refused the token it had."""
-    held: list[tuple[str, datetime]] = []  # the token this getter last handed out
 
-    async def get_token(force_refresh: bool) -> str:
-        if held and not force_refresh and _fresh(held[0][1]):
-            return held[0][0]
-        if not force_refresh:
-            async with runtime.db.sessions() as session:
-                row = await session.get(MeetingAccount, account_id)
-            _require_usable(row)
-            assert row is not None
-            token = _open(runtime, row, "access")
-            if token and _fresh(row.access_expires_at):
-                held[:] = [(token, row.access_expires_at)]  # type: ignore[list-item]
-                return token
-        rejected = held[0][0] if held and force_refresh else None
-        token, expires = await refresh(runtime, account_id, force=force_refresh, rejected=rejected)
-        held[:] = [(token, expires)]
-        return token
+    async def stored() -> tuple[str | None, datetime | None]:
+        async with runtime.db.sessions() as session:
+            row = await session.get(MeetingAccount, account_id)
+        _require_usable(row)
+        assert row is not None
+        return _open(runtime, row, "access"), row.access_expires_at
 
-    return get_token
+    async def refreshed(force: bool, rejected: str | None) -> tuple[str, datetime]:
+        return await refresh(runtime, account_id, force=force, rejected=rejected)
+
+    return oauth_states.held_token_getter(stored, refreshed)
 
 
 def _require_usable(row: MeetingAccount | None) -> None:

@@ -8,9 +8,13 @@ two-way ``SyncedCalendar`` for the default calendar. The caller queues its first
 subscription (``calendar_sync.queue_sync``, ``calendar_subscriptions.queue_keep``).
 
 ``open_remote`` builds a run's remote side: a Graph client whose tokens come from the
-organization's live connection, so a connection removed or refused turns into
-``AuthRevoked`` inside the run (the account says "reconnect needed", the owner is told)
-rather than an error before it.
+organization's live connection, or — for a person who signed in with their own Microsoft
+account (``scope`` personal, ``services.microsoft_accounts``) — from their delegated grant.
+Either way a grant removed or refused turns into ``AuthRevoked`` inside the run (the account
+says "reconnect needed", the owner is told) rather than an error before it.
+
+A person has one live Microsoft account row: starting the company sync while a personal one
+is live (or the other way round) is refused with what to stop first.
 """
 
 from __future__ import annotations
@@ -26,11 +30,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hiresync.providers.errors import AuthRevoked, NotFound, ProviderError
-from hiresync.providers.microsoft.client import GraphClient, user_path
+from hiresync.providers.microsoft.client import GraphClient, TokenGetter, user_path
 from hiresync.providers.microsoft.sync_side import GraphRemote
 from hiresync.runtime import Runtime
 from hiresync.services import connections, directory
-from hiresync.services.errors import InvalidInput, NotConnected, UpstreamError
+from hiresync.services.errors import AlreadyExists, InvalidInput, NotConnected, UpstreamError
 from hiresync.store.tables import (
     CalendarAccount,
     CalendarItem,
@@ -43,13 +47,13 @@ from hiresync.store.tables import (
 
 MICROSOFT = "microsoft"
 COMPANY = "company"
+PERSONAL = "personal"
 Close = Callable[[], Awaitable[None]]
 
 
 def graph_client(runtime: Runtime, connection: Connection | None) -> GraphClient:
     """A Graph client on ``connection``'s app-only tokens; with no live connection every
     call raises ``AuthRevoked`` (said where the person sees it, not swallowed)."""
-    settings = runtime.settings
     if connection is None or connection.status == "disconnected":
 
         async def refused(force_refresh: bool = False) -> str:
@@ -60,6 +64,12 @@ def graph_client(runtime: Runtime, connection: Connection | None) -> GraphClient
         get_token = refused
     else:
         get_token = connections.token_for(runtime, connection)
+    return client_with(runtime, get_token)
+
+
+def client_with(runtime: Runtime, get_token: TokenGetter) -> GraphClient:
+    """A Graph client of this deployment (URL, timeout, concurrency, CA) on ``get_token``."""
+    settings = runtime.settings
     return GraphClient(
         graph_url=settings.microsoft_graph_url,
         get_token=get_token,
@@ -67,6 +77,18 @@ def graph_client(runtime: Runtime, connection: Connection | None) -> GraphClient
         max_concurrency=settings.microsoft_max_concurrency,
         transport=httpx.AsyncHTTPTransport(verify=_tls()),
     )
+
+
+async def account_client(runtime: Runtime, account: CalendarAccount) -> GraphClient:
+    """A Graph client on whatever grant reaches ``account``'s mailbox: the person's own
+    (delegated) or the organization's live connection (app-only)."""
+    if account.scope == PERSONAL:
+        from hiresync.services import microsoft_accounts  # it imports this module
+
+        return client_with(runtime, microsoft_accounts.token_getter(runtime, account.id))
+    async with runtime.db.sessions() as session:
+        connection = await directory.live_connection(session, account.organization_id)
+    return graph_client(runtime, connection)
 
 
 @lru_cache(maxsize=1)
@@ -129,6 +151,12 @@ async def start_company_sync(runtime: Runtime, session: AsyncSession, user: User
         )
     address, mailbox_id = await _mailbox(session, user)
     kept = await _kept(session, user)
+    if kept is not None and kept[0].scope == PERSONAL:
+        raise AlreadyExists(
+            f"Your Outlook calendar is already synchronized with {kept[0].address}, with your "
+            "own Microsoft sign-in.",
+            hint="Stop that synchronization first to use the company connection instead.",
+        )
     if kept is not None:
         account, calendar = kept
         account.status, account.last_error, account.connection_id = "active", None, connection.id
@@ -174,6 +202,7 @@ def _new_rows(
 
 
 async def _kept(session: AsyncSession, user: User) -> tuple[CalendarAccount, SyncedCalendar] | None:
+    """The person's live Microsoft account (either scope) with its primary calendar."""
     account = await session.scalar(
         select(CalendarAccount).where(
             CalendarAccount.organization_id == user.organization_id,
@@ -195,10 +224,8 @@ async def _kept(session: AsyncSession, user: User) -> tuple[CalendarAccount, Syn
 async def open_remote(
     runtime: Runtime, account: CalendarAccount, calendar: SyncedCalendar
 ) -> tuple[GraphRemote, Close]:
-    """The remote side of one run over the organization's live connection."""
-    async with runtime.db.sessions() as session:
-        connection = await directory.live_connection(session, account.organization_id)
-    client = graph_client(runtime, connection)
+    """The remote side of one run, over the account's grant (``account_client``)."""
+    client = await account_client(runtime, account)
     mailbox = account.username or account.address
 
     async def instances_of(series: Sequence[str]) -> Mapping[str, Sequence[str]]:

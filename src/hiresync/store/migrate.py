@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 # The newest revision under migrations/versions, so that a server can tell whether its
 # database is current without loading Alembic (several MB a process); a test holds it
 # to Alembic's own view of the head.
-HEAD = "0013"
+HEAD = "0014"
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _LOCK_ID = 724_118_001  # advisory lock key: "hiresync migrations"

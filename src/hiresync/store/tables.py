@@ -641,6 +641,15 @@ class CalendarAccount(Base):
             unique=True,
             postgresql_where="status <> 'disconnected'",
         ),
+        # A Microsoft login is synchronized with one hiring account at a time (races too).
+        Index(
+            "uq_calendar_accounts_one_live_microsoft_login",
+            "external_tenant_id",
+            "username",
+            unique=True,
+            postgresql_where="provider = 'microsoft' AND scope = 'personal' "
+            "AND status <> 'disconnected'",
+        ),
     )
     id: Mapped[uuid.UUID] = _id()
     organization_id: Mapped[uuid.UUID] = _org()
@@ -655,7 +664,8 @@ class CalendarAccount(Base):
     address: Mapped[str] = mapped_column(String(320))  # "synchronized with name@example.com"
     server_url: Mapped[str | None] = mapped_column(String(2000))  # CalDAV: the server found
     principal_url: Mapped[str | None] = mapped_column(String(2000))
-    username: Mapped[str | None] = mapped_column(String(320))
+    username: Mapped[str | None] = mapped_column(String(320))  # Microsoft: Graph user id
+    external_tenant_id: Mapped[str | None] = mapped_column(String(64))  # Microsoft personal
     secret_sealed: Mapped[str | None] = mapped_column(Text)  # app password | refresh token
     access_sealed: Mapped[str | None] = mapped_column(Text)
     key_id: Mapped[str | None] = mapped_column(String(40))

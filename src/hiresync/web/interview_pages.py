@@ -63,6 +63,7 @@ from hiresync.store.tables import (
     Organization,
     User,
 )
+from hiresync.web import live
 from hiresync.web.interview_views import (
     CalendarRow,
     _calendars,
@@ -74,7 +75,7 @@ from hiresync.web.interview_views import (
 )
 from hiresync.web.routes import _login, render
 from hiresync.web.scheduling import COMMON_ZONES, _sentence
-from hiresync.web.session import CsrfChecked, flash, take_flashes
+from hiresync.web.session import CsrfChecked, current_user, flash, take_flashes
 
 router = APIRouter(include_in_schema=False)
 
@@ -474,9 +475,11 @@ async def _interview_page(
 ) -> HTMLResponse:
     user, org = await _login(request, session)
     try:
-        view = await interviews.view(
-            session, org.id, _uuid(interview_id, NotFound(f"No interview {interview_id} here."))
-        )
+        ident = _uuid(interview_id, NotFound(f"No interview {interview_id} here."))
+        # Taken before the view: a change in between refreshes the page once more, never
+        # leaves it behind.
+        version = await interviews.fingerprint(session, org.id, ident)
+        view = await interviews.view(session, org.id, ident)
     except NotFound as exc:
         return await _list_page(request, session, exc.status, _sentence(exc))
     refreshing = request.headers.get(REFRESH_HEADER) == "1"
@@ -485,10 +488,38 @@ async def _interview_page(
         "interview.html",
         status_code=REFUSED.status if refusal else 200,
         refusal=refusal,
+        version=version or "",
         replacements=await _replacements(runtime if _may_change(user) else None, view),
         **_interview_context(view, user, _smtp_ready(get_runtime(request))),
         **_frame(request, user, org, flashes=not refreshing),
     )
+
+
+@router.get("/interviews/{interview_id}/events")
+async def interview_events(
+    interview_id: str, request: Request, runtime: RuntimeDep, since: str = ""
+) -> Response:
+    """Server-sent events: ``changed`` whenever anything the interview's page shows changes
+    (the worker wrote it, an attendee answered, a colleague edited it)."""
+    async with runtime.db.sessions() as session:
+        found = await current_user(request, session)
+    if found is None:
+        return Response("Log in first.", status_code=401, media_type="text/plain")
+    org_id = found[1].id
+    try:
+        ident = uuid.UUID(interview_id)
+    except ValueError:
+        ident = None
+
+    async def version(session: AsyncSession) -> str | None:
+        return await interviews.fingerprint(session, org_id, ident) if ident else None
+
+    async with runtime.db.sessions() as session:
+        if await version(session) is None:
+            return Response(
+                f"No interview {interview_id} here.", status_code=404, media_type="text/plain"
+            )
+    return live.stream(request, runtime, version, since)
 
 
 @router.get("/interviews/{interview_id}")

@@ -1,50 +1,49 @@
 """Settings › My calendar: a person starts synchronization with their own calendar
-account, reads how it is doing ("Your calendar is synchronized with …", first-sync
-progress, last synchronized, what is wrong and what to do), syncs now, reconnects with a
-new app password, and stops (seeds 002/003, issue #6).
+account (CalDAV, "Sign in with Microsoft", or their Outlook calendar through the company's
+Microsoft 365 connection when there is one), reads how it is doing ("Your calendar is
+synchronized with …", first-sync progress, last synchronized, what is wrong and what to
+do), syncs now, reconnects, and stops (seeds 002/003, issue #6).
 
 Only presentation lives here; every decision is in ``services.calendar_settings``. A
 refused start comes back as this page with the service's sentence next to the field it is
 about (and the advanced settings opened when that is where the fix is), never a 500.
 
-The page refreshes itself without a reload: ``/events`` is a server-sent event stream that
-polls ``calendar_settings.version_of`` (one small query a second) and sends ``changed`` when
-the fingerprint moves; the page's script then fetches ``/status`` (the status section
-alone) and swaps it in place, keeping the scroll, and waits while a dialog is open or an
-input of that section has the focus. The stream ends when the client goes away (Starlette
-cancels it on disconnect; we also check) or after ``STREAM_SECONDS``, when ``EventSource``
-reconnects by itself with ``Last-Event-ID``, so no change is missed in between.
+The page refreshes itself without a reload (``web.live``): ``/events`` says ``changed``
+when ``calendar_settings.version_of`` moves; the page's script then fetches ``/status``
+(the status section alone) and swaps it in place, keeping the scroll, and waits while a
+dialog is open or an input of that section has the focus.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hiresync.api.deps import RuntimeDep, SessionDep
-from hiresync.runtime import Runtime
-from hiresync.services import calendar_settings, directory
+from hiresync.services import calendar_settings, directory, interview_settings
 from hiresync.services.calendar_remotes import SETTINGS_PATH, CalDavLogin
 from hiresync.services.errors import NotFound, ServiceError
 from hiresync.store.tables import User
+from hiresync.web import live
 from hiresync.web.routes import _login, render, templates
-from hiresync.web.session import CsrfChecked, csrf_token, current_user, flash, take_flashes
+from hiresync.web.session import (
+    CsrfChecked,
+    browser_id,
+    csrf_token,
+    current_user,
+    flash,
+    take_flashes,
+)
 
 router = APIRouter(include_in_schema=False)
 PAGE = SETTINGS_PATH
 TEMPLATE = "my_calendar.html"
-POLL_SECONDS = 1.0
-HEARTBEAT_SECONDS = 15.0  # a comment line, so proxies and the server notice a dead client
-STREAM_SECONDS = 300.0
 START_FIELDS = ("email", "password", "server_url", "username")
 
 
@@ -74,6 +73,7 @@ class StartForm:
 
 
 async def _context(session: AsyncSession, user: User, org: Any, **extra: Any) -> dict[str, Any]:
+    rules = await interview_settings.load(session, user.organization_id)
     return {
         "user": user,
         "organization": org,
@@ -81,7 +81,8 @@ async def _context(session: AsyncSession, user: User, org: Any, **extra: Any) ->
         "status": await calendar_settings.status_for(session, user),
         "outlook_available": await directory.live_connection(session, user.organization_id)
         is not None,
-        "dedicated_name": calendar_settings.DEDICATED_NAME,
+        "placement": rules.calendar_placement,
+        "dedicated_name": rules.dedicated_calendar_name,
         "form": StartForm(),
         "errors": {},
         "problem": None,
@@ -116,34 +117,18 @@ async def status_section(request: Request, session: SessionDep) -> Response:
 
 @router.get(PAGE + "/events")
 async def events(request: Request, runtime: RuntimeDep, since: str = "") -> Response:
-    """Server-sent events: ``changed`` whenever the person's calendar status changes."""
+    """Server-sent events: ``changed`` whenever the person's calendar status changes (the
+    Calendar page listens to it too: every sync moves it)."""
     async with runtime.db.sessions() as session:
         found = await current_user(request, session)
     if found is None:
         return Response("Log in first.", status_code=401, media_type="text/plain")
-    last = request.headers.get("last-event-id") or since
-    return StreamingResponse(
-        _changes(request, runtime, found[0], last),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    user = found[0]
 
+    async def version(session: AsyncSession) -> str:
+        return await calendar_settings.version_of(session, user)
 
-async def _changes(request: Request, runtime: Runtime, user: User, last: str) -> AsyncIterator[str]:
-    yield "retry: 2000\n\n"
-    started = beat = time.monotonic()
-    while time.monotonic() - started < STREAM_SECONDS:
-        if await request.is_disconnected():
-            return
-        async with runtime.db.sessions() as session:
-            version = await calendar_settings.version_of(session, user)
-        if version != last:
-            last, beat = version, time.monotonic()
-            yield f"id: {version}\nevent: changed\ndata: {version}\n\n"
-        elif time.monotonic() - beat >= HEARTBEAT_SECONDS:
-            beat = time.monotonic()
-            yield ": still here\n\n"
-        await asyncio.sleep(POLL_SECONDS)
+    return live.stream(request, runtime, version, since)
 
 
 @router.post(PAGE + "/start", dependencies=[CsrfChecked])
@@ -164,6 +149,7 @@ async def start(
         password=password,
         username=form.username or None,
         server_url=form.server_url or None,
+        # The organization's name for it, or its rule, is applied by the service.
         dedicated_calendar=calendar_settings.DEDICATED_NAME if placement == "dedicated" else None,
     )
     try:
@@ -194,6 +180,43 @@ async def start_outlook(request: Request, session: SessionDep, runtime: RuntimeD
         request,
         "good",
         f"Synchronization with {account.address} has started; this page updates by itself.",
+    )
+    return RedirectResponse(PAGE, status_code=303)
+
+
+@router.post(PAGE + "/microsoft/sign-in", dependencies=[CsrfChecked])
+async def sign_in_with_microsoft(
+    request: Request, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """To Microsoft's sign-in page (to start, or to reconnect an account that needs it)."""
+    user, _ = await _login(request, session)
+    try:
+        url = await calendar_settings.start_microsoft(runtime, session, user, browser_id(request))
+    except ServiceError as exc:
+        return await _page(request, session, exc.status, problem=exc)
+    return RedirectResponse(url, status_code=303)
+
+
+@router.get(PAGE + "/microsoft/callback")
+async def microsoft_callback(request: Request, runtime: RuntimeDep) -> Response:
+    """Microsoft's redirect back: stored and synchronizing, or this page saying what went
+    wrong (declined, a foreign or reused answer, an expired code) with a 4xx."""
+    async with runtime.db.sessions() as session:
+        found = await current_user(request, session)
+    if found is None:
+        return RedirectResponse(f"/login?next={PAGE}", status_code=303)
+    try:
+        account = await calendar_settings.finish_microsoft(
+            runtime, found[0], browser_id(request), dict(request.query_params)
+        )
+    except ServiceError as exc:
+        async with runtime.db.sessions() as session:
+            return await _page(request, session, exc.status, problem=exc)
+    flash(
+        request,
+        "good",
+        f"Signed in with Microsoft as {account.address}: your calendar is being synchronized; "
+        "this page updates by itself.",
     )
     return RedirectResponse(PAGE, status_code=303)
 

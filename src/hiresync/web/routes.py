@@ -17,7 +17,7 @@ from sqlalchemy import select
 from hiresync.api.deps import RuntimeDep, SessionDep
 from hiresync.domain.timezones import is_valid_iana
 from hiresync.jobs.engine import defer_in_transaction
-from hiresync.services import connections, directory, freebusy, team
+from hiresync.services import connections, directory, freebusy, interview_settings, team
 from hiresync.services.errors import ConsentFailed, ServiceError
 from hiresync.store.tables import DirectoryMatch, Organization, User
 from hiresync.web import grid
@@ -113,7 +113,54 @@ async def calendar_sync(request: Request, session: SessionDep, runtime: RuntimeD
         report=report,
         flashes=take_flashes(request),
         refresh_minutes=runtime.settings.directory_refresh_minutes,
+        rules=await interview_settings.load(session, org.id),
+        placement_error=None,
     )
+
+
+@router.post("/settings/calendar-sync/placement", dependencies=[CsrfChecked])
+async def set_placement(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    placement: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+) -> Response:
+    """Where interviews go in people's own calendars (admins; checked here, whatever the
+    page showed). A refused name comes back next to its field."""
+    user, org = await _login(request, session)
+    connections.require_admin(user)
+    try:
+        async with session.begin_nested():
+            await interview_settings.update(
+                session,
+                org.id,
+                {"calendar_placement": placement, "dedicated_calendar_name": name},
+                runtime.settings,
+            )
+    except ServiceError as exc:
+        connection = await directory.live_connection(session, org.id)
+        return render(
+            request,
+            "calendar_sync.html",
+            status_code=exc.status,
+            user=user,
+            organization=org,
+            nav="sync",
+            connection=connection,
+            report=await directory.report(session, org.id) if connection else None,
+            flashes=[],
+            refresh_minutes=runtime.settings.directory_refresh_minutes,
+            rules=interview_settings.InterviewSettings(
+                calendar_placement=placement
+                if placement in interview_settings.PLACEMENTS
+                else "person",  # type: ignore[arg-type]
+                dedicated_calendar_name=name,
+            ),
+            placement_error=exc.message + (f" {exc.hint}" if exc.hint else ""),
+        )
+    flash(request, "good", "Saved: it applies to every synchronization started from now on.")
+    return RedirectResponse("/settings/calendar-sync#placement", status_code=303)
 
 
 @router.post("/settings/calendar-sync/connect", dependencies=[CsrfChecked])

@@ -197,7 +197,8 @@ class ReplacementOut(BaseModel):
 
 
 class InterviewSettingsBody(BaseModel):
-    """Who organizes the organization's interviews. In a PATCH, fields left out are kept."""
+    """Who organizes the organization's interviews and where they go in people's own
+    calendars. In a PATCH, fields left out are kept."""
 
     model_config = ConfigDict(extra="forbid")
     organizer: Literal["scheduler", "shared_mailbox"] | None = None
@@ -206,4 +207,13 @@ class InterviewSettingsBody(BaseModel):
         default=None,
         description="calendar: the candidate is an attendee and the calendar invites them; "
         "email: hiresync sends its own iCalendar invitation (needs SMTP set up).",
+    )
+    calendar_placement: Literal["person", "primary", "dedicated"] | None = Field(
+        default=None,
+        description="Where interviews go in people's own synced calendars: primary (their "
+        "first calendar), dedicated (a calendar hiresync creates in their account, named "
+        "dedicated_calendar_name), or person (each person chooses when they start).",
+    )
+    dedicated_calendar_name: str | None = Field(
+        default=None, max_length=100, examples=["Acme Recruit"]
     )

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from .event_wire import attendee_json
 from .model import Tenant, User, WorkingHours
 from .sandbox import MicrosoftSandbox
+from .tokens import revoke_refresh_tokens
 
 
 def _problem(status: int, message: str) -> JSONResponse:
@@ -61,7 +62,11 @@ class Control:
         return JSONResponse(tenant.faults.as_dict())
 
     async def consent(self, request: Request) -> Response:
-        """POST …/revoke-consent or …/consent, body ``{"client_id": …}`` (default demo app)."""
+        """POST …/revoke-consent or …/consent, body ``{"client_id": …}`` (default demo app).
+
+        ``…/revoke-consent {"user": id or UPN, "client_id"?}`` revokes that user's refresh
+        tokens instead (all apps, or one): what ``revokeSignInSessions`` or the user's own
+        "sign out everywhere" does; their next refresh fails with AADSTS50173."""
         tenant = self._tenant(request)
         if tenant is None:
             return _problem(404, "unknown tenant")
@@ -69,6 +74,8 @@ class Control:
             body = await self._json(request)
         except ValueError as exc:
             return _problem(400, str(exc))
+        if request.url.path.endswith("revoke-consent") and body.get("user"):
+            return self._revoke_user_tokens(tenant, str(body["user"]), body.get("client_id"))
         if request.url.path.endswith("revoke-consent"):
             self.sandbox.revoke_consent(tenant, body.get("client_id"))
         else:
@@ -77,6 +84,20 @@ class Control:
                 return _problem(404, "unknown client_id")
             self.sandbox.grant_admin_consent(tenant, client_id)
         return JSONResponse({"grants": {k: list(v) for k, v in tenant.grants.items()}})
+
+    def _revoke_user_tokens(self, tenant: Tenant, ref: str, client_id: Any) -> Response:
+        user = self.sandbox.find_user(tenant, ref)
+        if user is None:
+            return _problem(404, "unknown user")
+        count = revoke_refresh_tokens(
+            self.sandbox.refresh_tokens,
+            tenant_id=tenant.id,
+            user_id=user.id,
+            now=self.sandbox.clock(),
+            lifetime=self.sandbox.limits.refresh_token_lifetime,
+            client_id=str(client_id) if client_id else None,
+        )
+        return JSONResponse({"user": user.id, "revokedRefreshTokens": count})
 
     async def users(self, request: Request) -> Response:
         """POST a user ``{displayName, mail, userPrincipalName?, aliases?, timeZone?,

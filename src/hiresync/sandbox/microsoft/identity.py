@@ -186,6 +186,15 @@ class Identity:
         if problem is not None:
             error, code, message = problem
             return self._error_redirect(request, redirect_uri, state, error, code, message)
+        if form.get("action") == "cancel":  # the user declined the permissions asked
+            return self._error_redirect(
+                request,
+                redirect_uri,
+                state,
+                "access_denied",
+                65004,
+                "User declined to consent to access the app.",
+            )
         if request.method == "GET":
             hidden = {k: str(v) for k, v in form.items() if k != "login_hint"}
             return sign_in_page(

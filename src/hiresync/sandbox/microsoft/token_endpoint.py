@@ -1,5 +1,8 @@
 """``POST /{tenant}/oauth2/v2.0/token``: client_credentials, authorization_code, refresh_token.
 
+A refresh returns a new refresh token and leaves the old one valid (Microsoft does not revoke
+refresh tokens on use); a revoked one (``tokens.revoke_refresh_tokens``) answers AADSTS50173.
+
 Checks run in Entra ID's order: tenant → grant type → client → cloud → client secret →
 grant-specific checks (scope and consent, or code/PKCE/refresh token). Every failure is the
 identity platform's token-error JSON with its AADSTS code and HTTP status.
@@ -300,6 +303,8 @@ class TokenEndpoint:
             raise TokenFailure(
                 400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
             )
+        if isinstance(grant, tokens.RevokedGrant):
+            raise TokenFailure(400, "invalid_grant", 50173, grant.refusal())
         if grant.expires_at <= self.sandbox.clock():
             raise TokenFailure(
                 400,

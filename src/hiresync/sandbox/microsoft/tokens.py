@@ -1,17 +1,26 @@
-"""Access tokens: HS256 JWTs shaped like Entra ID v1 tokens for Microsoft Graph.
+"""Access tokens: HS256 JWTs shaped like Entra ID v1 tokens for Microsoft Graph; and the
+revocation of a user's refresh tokens.
 
 App-only tokens carry ``roles`` from the tenant's consent grant; delegated tokens carry
 ``scp``. Graph checks signature, expiry and the tenant's *current* grant on every call.
+
+Refresh tokens are not revoked when used (a refresh returns a new one and the old keeps
+working until it expires: learn.microsoft.com "Refresh tokens in the Microsoft identity
+platform"), but all of a user's are when they or an admin revoke them
+(``revokeSignInSessions``): every later refresh fails with ``invalid_grant`` AADSTS50173,
+and access tokens already issued keep working until they expire.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
 
-from .model import GRAPH_RESOURCE
+from .model import GRAPH_RESOURCE, RefreshGrant
 
 ALGORITHM = "HS256"
 
@@ -84,3 +93,57 @@ def verify(key: str, token: str, now: float) -> dict[str, Any]:
     if claims.get("exp", 0) <= now or claims.get("nbf", 0) > now + 300:
         raise TokenError("Lifetime validation failed, the token is expired.")
     return claims
+
+
+@dataclass
+class RevokedGrant(RefreshGrant):
+    """A refresh token revoked with all of its user's (kept to answer AADSTS50173)."""
+
+    issued_at: float = 0.0
+    revoked_at: float = 0.0
+
+    def refusal(self) -> str:
+        """Entra ID's AADSTS50173 wording, with the grant's and the revocation's dates."""
+        return (
+            "The provided grant has expired due to it being revoked, a fresh auth token is "
+            "needed. The user might have changed or reset their password. The grant was "
+            f"issued on '{_stamp(self.issued_at)}' and the TokensValidFrom date (before which "
+            f"tokens are not valid) for this user is '{_stamp(self.revoked_at)}'."
+        )
+
+
+def _stamp(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+
+
+def revoke_refresh_tokens(
+    grants: dict[str, RefreshGrant],
+    *,
+    tenant_id: str,
+    user_id: str,
+    now: float,
+    lifetime: int,
+    client_id: str | None = None,
+) -> int:
+    """Revoke every refresh token of the user (of one app when ``client_id``); how many."""
+    revoked = 0
+    for token, grant in list(grants.items()):
+        if isinstance(grant, RevokedGrant) or (grant.tenant_id, grant.user_id) != (
+            tenant_id,
+            user_id,
+        ):
+            continue
+        if client_id is not None and grant.client_id != client_id:
+            continue
+        grants[token] = RevokedGrant(
+            grant.token,
+            grant.client_id,
+            grant.tenant_id,
+            grant.user_id,
+            grant.scopes,
+            grant.expires_at,
+            issued_at=grant.expires_at - lifetime,
+            revoked_at=now,
+        )
+        revoked += 1
+    return revoked
