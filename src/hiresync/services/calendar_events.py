@@ -38,7 +38,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hiresync.domain.calendar_copies import Origin
-from hiresync.domain.interviews import InterviewStatus, is_live
+from hiresync.domain.interviews import InterviewStatus, Meeting, MeetingType, is_live
 from hiresync.domain.timezones import is_valid_iana
 from hiresync.providers.caldav import expand, parse_item
 from hiresync.providers.email.ical import uid_for
@@ -660,15 +660,15 @@ async def _mirrored_calendars(
 
 
 def _interview_fields(interview: Interview) -> EventFields:
-    lines = [f"Interview scheduled in hiresync ({interview.status})."]
-    if interview.meeting_url:
-        lines.append(f"Join: {interview.meeting_url}")
-    if interview.meeting_id:
-        lines.append(f"Meeting ID: {interview.meeting_id}")
-    if interview.meeting_passcode:
-        lines.append(f"Passcode: {interview.meeting_passcode}")
-    if interview.meeting_phone:
-        lines.append(f"Phone: {interview.meeting_phone}")
+    meeting = Meeting(
+        MeetingType(interview.meeting_type),
+        interview.meeting_url,
+        interview.meeting_id,
+        interview.meeting_passcode,
+        interview.meeting_phone,
+        interview.meeting_address,
+    )
+    lines = [f"Interview scheduled in hiresync ({interview.status}).", *meeting.joining_lines()]
     if interview.notes_for_interviewers:
         lines += ["", "Notes for interviewers:", interview.notes_for_interviewers]
     lines += ["", "Reschedule or cancel it in hiresync; changes made here are not sent."]

@@ -50,7 +50,6 @@ from hiresync.store.tables import (
     Interview,
     InterviewMeeting,
     MeetingAccount,
-    Organization,
     User,
 )
 
@@ -245,15 +244,10 @@ async def _check_one_login(
         user.id,
     ):
         return
-    owner = await session.get(User, other.user_id)
-    org = await session.get(Organization, other.organization_id)
-    owner_email = owner.email if owner else "another team member"
-    org_name = org.name if org else "another organization"
-    where = (
-        f"{owner_email} in this organization ({org_name})"
-        if other.organization_id == user.organization_id
-        else f"{owner_email} in {org_name}"
+    linked = await oauth_states.linked_elsewhere(
+        session, user, other.organization_id, other.user_id
     )
+    owner_email, org_name, where = linked.owner_email, linked.org_name, linked.where
     log.info("meeting_account.login_in_use", user=str(user.id), other=str(other.id))
     raise LoginInUse(
         f"This Zoom login ({host.email}) is already connected to another hiring account: "

@@ -56,7 +56,7 @@ from hiresync.services.errors import AlreadyExists, ServiceError, UpstreamError
 from hiresync.services.microsoft_calendars import COMPANY, MICROSOFT, PERSONAL, client_with
 from hiresync.services.oauth_states import ConnectRefused
 from hiresync.store.crypto import SecretError
-from hiresync.store.tables import CalendarAccount, Organization, SyncedCalendar, User
+from hiresync.store.tables import CalendarAccount, SyncedCalendar, User
 
 log = structlog.get_logger(__name__)
 SIGN_IN = "microsoft_calendar"  # OAuthState.provider of these attempts
@@ -261,15 +261,10 @@ async def _check_one_login(session: AsyncSession, user: User, signed_in: SignedI
     )
     if other is None:
         return
-    owner = await session.get(User, other.user_id)
-    org = await session.get(Organization, other.organization_id)
-    owner_email = owner.email if owner else "another team member"
-    org_name = org.name if org else "another organization"
-    where = (
-        f"{owner_email} in this organization ({org_name})"
-        if other.organization_id == user.organization_id
-        else f"{owner_email} in {org_name}"
+    linked = await oauth_states.linked_elsewhere(
+        session, user, other.organization_id, other.user_id
     )
+    owner_email, org_name, where = linked.owner_email, linked.org_name, linked.where
     log.info("calendar.microsoft_login_in_use", user=str(user.id), other=str(other.id))
     raise LoginInUse(
         f"The Microsoft account {signed_in.address} is already synchronized with another "

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hiresync.providers.base import TokenGetter
 from hiresync.runtime import Runtime
 from hiresync.services.errors import ServiceError
-from hiresync.store.tables import OAuthState, User
+from hiresync.store.tables import OAuthState, Organization, User
 
 STATE_TTL = timedelta(minutes=10)
 EARLY = timedelta(minutes=5)  # refresh an access token this long before it expires
@@ -46,6 +46,31 @@ class Words:
     provider: str
     button: str
     start_again: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedElsewhere:
+    """Where a provider login already in use is linked, in the words a refusal uses."""
+
+    owner_email: str
+    org_name: str
+    where: str  # "ann@x in this organization (Acme)" or "ann@x in Globex"
+
+
+async def linked_elsewhere(
+    session: AsyncSession, me: User, org_id: object, user_id: object
+) -> LinkedElsewhere:
+    """Name the hiring account (``org_id``, ``user_id``) a login is linked to, for ``me``."""
+    owner = await session.get(User, user_id)
+    org = await session.get(Organization, org_id)
+    owner_email = owner.email if owner else "another team member"
+    org_name = org.name if org else "another organization"
+    where = (
+        f"{owner_email} in this organization ({org_name})"
+        if org_id == me.organization_id
+        else f"{owner_email} in {org_name}"
+    )
+    return LinkedElsewhere(owner_email, org_name, where)
 
 
 def digest(value: str) -> str:
