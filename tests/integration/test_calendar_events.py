@@ -11,7 +11,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,6 +19,8 @@ from sqlalchemy import func, select
 
 from hiresync.providers.caldav import parse_item
 from hiresync.runtime import Runtime
+from hiresync.sandbox.microsoft.seed import CONTOSO_ID
+from hiresync.services import calendar_settings
 from hiresync.services.team import find_by_email
 from hiresync.store.db import Database
 from hiresync.store.tables import CalendarItem, User
@@ -356,3 +358,46 @@ async def test_an_interview_reaches_an_interviewers_own_calendar_and_follows_it(
     assert cancelled.status_code == 200, cancelled.text
     await eventually(lambda: _absent(dav, href, uid))
     assert await dav.names(href) == [], "nothing else was written to her calendar"
+
+
+async def test_an_event_made_for_an_outlook_calendar_goes_out_once_and_follows(
+    stack: Stack, team: Any, runtime: Runtime, db: Database
+) -> None:
+    """The same for a person whose Outlook calendar is synced through the company
+    connection: the event is written to the mailbox once, with its time, place and
+    show-as, and follows a change and a removal."""
+    async with db.transaction() as session:
+        ivan = await find_by_email(session, team.id, team.people["ivan"])
+        assert ivan is not None
+        await calendar_settings.start_outlook(runtime, session, ivan)
+    mailbox = lambda: stack.sandbox.find_mailbox(CONTOSO_ID, team.people["ivan"])  # noqa: E731
+    path = f"/v1/users/{ivan.id}/events"
+    start = SOON + timedelta(days=2, hours=1)
+    body = event("Hiring sync", start, 30, uid="hiring-sync@ats", location="Room 2")
+    made = await call(team.api, "POST", path, json=body | {"show_as": "free"})
+    assert made.status_code == 201, made.text
+
+    async def written() -> Any:
+        found = [e for e in mailbox().events if e.subject.startswith("Hiring sync")]
+        return found if found else None
+
+    (copy,) = await eventually(written)
+    assert copy.show_as == "free" and copy.location == "Room 2"
+    assert copy.start.astimezone(UTC) == start.astimezone(UTC)
+
+    renamed = await call(
+        team.api, "PATCH", f"{path}/{made.json()['id']}", json={"summary": "Hiring sync (moved)"}
+    )
+    assert renamed.status_code == 200
+
+    async def renamed_there() -> Any:
+        found = [e.subject for e in mailbox().events if e.subject.startswith("Hiring sync")]
+        return found == ["Hiring sync (moved)"]
+
+    await eventually(renamed_there)
+    assert (await call(team.api, "DELETE", f"{path}/{made.json()['id']}")).status_code == 204
+
+    async def gone() -> bool:
+        return not any(e.subject.startswith("Hiring sync") for e in mailbox().events)
+
+    await eventually(gone)
