@@ -27,6 +27,12 @@ def is_valid_iana(name: str) -> bool:
 
 
 @lru_cache(maxsize=1024)
+def zone_or_utc(name: str | None) -> ZoneInfo:
+    """The IANA zone ``name``, or UTC when it is unset or unknown (a person's zone that
+    only reads times, where refusing would lose the event)."""
+    return ZoneInfo(name) if name and is_valid_iana(name) else ZoneInfo("UTC")
+
+
 def to_iana(name: str | None) -> str | None:
     """Map a Windows or IANA zone name to IANA; None when unknown."""
     if not name:

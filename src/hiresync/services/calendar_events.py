@@ -30,7 +30,7 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from icalendar import Calendar
@@ -39,12 +39,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hiresync.domain.calendar_copies import Origin
 from hiresync.domain.interviews import InterviewStatus, Meeting, MeetingType, is_live
-from hiresync.domain.timezones import is_valid_iana
-from hiresync.providers.caldav import expand, parse_item
+from hiresync.domain.timezones import is_valid_iana, zone_or_utc
+from hiresync.providers.caldav import parse_item
 from hiresync.providers.email.ical import uid_for
 from hiresync.providers.ical_objects import StoredEvent, to_ics
 from hiresync.runtime import Runtime
-from hiresync.services import calendar_sync
+from hiresync.services import calendar_sync, copied_busy
 from hiresync.services.errors import AlreadyExists, InvalidInput, NotConnected, NotFound
 from hiresync.store.tables import (
     CalendarAccount,
@@ -58,7 +58,6 @@ from hiresync.store.tables import (
 HIRING_ROLES = ("primary", "dedicated")  # the two-way calendar of an account
 MIRRORED_PROVIDERS = ("caldav",)  # Outlook gets interviews from the company calendar's request
 MAX_BATCH = 1_000  # events in one import or mass update
-LONGEST_EVENT = timedelta(days=14)  # a series instance that began before a window may reach it
 SETTINGS_HINT = "Start synchronization under Settings › My calendar (or POST calendar-sync)."
 
 
@@ -709,36 +708,18 @@ async def shown_between(
             ),
         )
     )
+    zone = zone_or_utc(user.time_zone)
     shown: list[ShownEvent] = []
     for row, calendar in rows:
         base = _shown(row, calendar)
         if row.recurring:
-            shown += [replace(base, start=a, end=b) for a, b in _occurrences(row, start, end)]
+            shown += [
+                replace(base, start=o.start, end=o.end, busy=base.busy and not o.free)
+                for o in copied_busy.occurrences(row.raw, start, end, zone)
+            ]
         else:
             shown.append(base)
     return sorted(shown, key=lambda e: (e.start or start, e.summary))
-
-
-def _occurrences(
-    row: CalendarItem, start: datetime, end: datetime
-) -> list[tuple[datetime, datetime]]:
-    if not row.raw:
-        return []
-    item = parse_item(row.raw)
-    if item.quarantined:
-        return []
-    found = []
-    for event in expand(item, start - LONGEST_EVENT, end):
-        a, b = _aware(event.start), _aware(event.effective_end())
-        if b > start and a < end and (event.status or "").upper() != "CANCELLED":
-            found.append((a, b))
-    return found
-
-
-def _aware(value: datetime | date) -> datetime:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 
 def _shown(row: CalendarItem, calendar: SyncedCalendar) -> ShownEvent:
@@ -834,9 +815,10 @@ def _imported(
         )
     all_day = not isinstance(start_value, datetime)
     zone = str(tzid) if tzid and is_valid_iana(str(tzid)) else default_zone
-    start = _aware(start_value)
+    floating = zone_or_utc(default_zone)  # times with no zone: the person's
+    start = copied_busy.utc_of(start_value, floating)
     if event.get("DTEND") is not None:
-        end = _aware(event["DTEND"].dt)
+        end = copied_busy.utc_of(event["DTEND"].dt, floating)
     elif event.get("DURATION") is not None:
         end = start + event["DURATION"].dt
     else:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hiresync.domain.timezones import is_valid_iana
+from hiresync.domain.timezones import zone_or_utc
 from hiresync.providers.base import RemoteCalendar
 from hiresync.providers.caldav import CalDavCalendars, CalDavClient, CalendarInfo, discover
 from hiresync.providers.caldav.sync_side import CalDavRemote
@@ -89,8 +89,7 @@ async def _zone_of(runtime: Runtime, user_id: uuid.UUID) -> ZoneInfo:
     """The person's zone reads floating times (events with no zone of their own)."""
     async with runtime.db.sessions() as session:
         user = await session.get(User, user_id)
-    name = user.time_zone if user is not None else None
-    return ZoneInfo(name) if name and is_valid_iana(name) else ZoneInfo("UTC")
+    return zone_or_utc(user.time_zone if user is not None else None)
 
 
 async def connect_caldav(

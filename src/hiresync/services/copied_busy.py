@@ -13,39 +13,56 @@ delta brings instances one by one, which need no expanding.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from sqlalchemy import select
 
 from hiresync.domain.freebusy import BusyBlock, BusyStatus
+from hiresync.domain.timezones import zone_or_utc
 from hiresync.providers.caldav import expand, parse_item
 from hiresync.providers.caldav.parse import EventTime
 from hiresync.runtime import Runtime
 from hiresync.store import calendar_copy
+from hiresync.store.tables import User
 
 # A series instance that began before the window may still reach into it.
 LONGEST_EVENT = timedelta(days=14)
 
 
-def _utc(value: EventTime) -> datetime:
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """One occurrence of a series, in UTC (an all-day one from midnight UTC of its date, as
+    the copy keeps every all-day event)."""
+
+    start: datetime
+    end: datetime
+    free: bool
+
+
+def utc_of(value: EventTime, zone: tzinfo) -> datetime:
+    """An iCalendar time in UTC; a floating one (no zone of its own) is read in the person's
+    zone, as the sync reads single events; a date is midnight UTC of that date."""
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        local = value.replace(tzinfo=zone) if value.tzinfo is None else value
+        return local.astimezone(UTC)
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 
-def _instances(row: calendar_copy.CopiedBusy, start: datetime, end: datetime) -> list[BusyBlock]:
-    """A series' busy instances over ``start``–``end`` (unreadable text: none, as the
-    sync quarantines such an item anyway)."""
-    if not row.raw:
+def occurrences(raw: str | None, start: datetime, end: datetime, zone: tzinfo) -> list[Occurrence]:
+    """A series' occurrences over ``start``–``end``, exceptions and EXDATEs applied and
+    cancelled ones left out (unreadable text: none, as the sync quarantines it anyway)."""
+    if not raw:
         return []
-    item = parse_item(row.raw)
+    item = parse_item(raw)
     if item.quarantined:
         return []
-    blocks = []
+    found = []
     for event in expand(item, start - LONGEST_EVENT, end):
-        begin, finish = _utc(event.start), _utc(event.effective_end())
-        free = (event.transp or "").upper() == "TRANSPARENT"
-        if finish > start and begin < end and not free and (event.status or "") != "CANCELLED":
-            blocks.append(BusyBlock(begin, finish, BusyStatus.BUSY))
-    return blocks
+        begin, finish = utc_of(event.start, zone), utc_of(event.effective_end(), zone)
+        if finish > start and begin < end and (event.status or "").upper() != "CANCELLED":
+            found.append(Occurrence(begin, finish, (event.transp or "").upper() == "TRANSPARENT"))
+    return found
 
 
 async def blocks_for(
@@ -58,10 +75,20 @@ async def blocks_for(
     """Who the copy answers for, and their busy blocks over the window."""
     async with runtime.db.sessions() as session:
         covered, rows = await calendar_copy.busy_in(session, org_id, user_ids, start, end)
+        zones = dict(
+            (await session.execute(select(User.id, User.time_zone).where(User.id.in_(covered))))
+            .tuples()
+            .all()
+        )
     found: dict[uuid.UUID, list[BusyBlock]] = {user: [] for user in covered}
     for row in rows:
         if row.recurring:
-            found[row.user_id].extend(_instances(row, start, end))
+            zone = zone_or_utc(zones.get(row.user_id))
+            found[row.user_id].extend(
+                BusyBlock(o.start, o.end, BusyStatus.BUSY)
+                for o in occurrences(row.raw, start, end, zone)
+                if not o.free
+            )
         elif row.ends_at is not None:
             found[row.user_id].append(BusyBlock(row.starts_at, row.ends_at, BusyStatus.BUSY))
     return covered, found

@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hiresync.api.deps import RuntimeDep, SessionDep
-from hiresync.domain.timezones import is_valid_iana
+from hiresync.domain.timezones import zone_or_utc
 from hiresync.services import calendar_events, calendar_settings
 from hiresync.services.calendar_events import EventFields, ShownEvent
 from hiresync.services.errors import InvalidInput, ServiceError
@@ -80,7 +80,7 @@ class NewEvent:
 
 
 def _zone(user: User) -> ZoneInfo:
-    return ZoneInfo(user.time_zone if is_valid_iana(user.time_zone) else "UTC")
+    return zone_or_utc(user.time_zone)
 
 
 def _monday(value: str | None, zone: ZoneInfo) -> date:
