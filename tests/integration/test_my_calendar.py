@@ -21,9 +21,16 @@ from sqlalchemy import select
 
 from hiresync.providers.caldav import parse_item
 from hiresync.runtime import Runtime
-from hiresync.services import calendar_remotes, calendar_settings, calendar_sync, team
+from hiresync.services import (
+    calendar_remotes,
+    calendar_settings,
+    calendar_sync,
+    secrets_rotation,
+    team,
+)
 from hiresync.services.calendar_remotes import CalDavLogin
 from hiresync.services.errors import InvalidInput, NotConnected, NotFound
+from hiresync.store.crypto import Keyring
 from hiresync.store.db import Database
 from hiresync.store.tables import CalendarAccount, CalendarItem, SyncedCalendar, User
 from tests.conftest import Org, Stack
@@ -566,3 +573,30 @@ async def _next_event(lines: AsyncIterator[str]) -> str:
         if line.startswith("data: "):
             return line.removeprefix("data: ")
     raise AssertionError("the stream ended")
+
+
+async def test_key_rotation_reseals_calendar_passwords_so_the_new_key_alone_opens_them(
+    stack: Stack, make_org: Any, radicale: DavServer, runtime: Runtime, db: Database
+) -> None:
+    """``hiresync rotate-key``: a synchronized calendar survives retiring the old key,
+    instead of turning into "reconnect needed" because its app password is unreadable."""
+    dav = Dav(radicale)
+    href = await dav.make("personal")
+    user = await person(db, make_org())
+    seen = await started(runtime, db, user, radicale)
+    calendar_id = seen.accounts[0].calendars[0].id
+    old = runtime.keyring
+    rotated = old.with_new_active_key()
+    runtime.keyring = rotated
+    try:
+        assert await secrets_rotation.reseal_all(runtime) >= 1
+        async with db.sessions() as session:
+            account = await session.get(CalendarAccount, seen.accounts[0].id)
+            assert account is not None and account.key_id == rotated.active
+        runtime.keyring = Keyring(rotated.active, {rotated.active: rotated.keys[rotated.active]})
+        await dav.put(href, "review", ics("review@x", "Design review", SOON))
+        report = await calendar_sync.sync_calendar(runtime, calendar_id)
+        assert report is not None and report.outcome == "synced" and report.read == 1
+    finally:  # back under the key the running server holds
+        runtime.keyring = Keyring(old.active, dict(rotated.keys))
+        await secrets_rotation.reseal_all(runtime)

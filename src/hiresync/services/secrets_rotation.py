@@ -9,10 +9,18 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from hiresync.runtime import Runtime
+from hiresync.services.calendar_remotes import secret_context as calendar_secret_context
 from hiresync.services.meeting_accounts import state_context, token_context
+from hiresync.services.microsoft_accounts import access_context
 from hiresync.services.webhooks import secret_context
 from hiresync.store.crypto import Keyring, save_keyring
-from hiresync.store.tables import Credential, MeetingAccount, OAuthState, WebhookEndpoint
+from hiresync.store.tables import (
+    CalendarAccount,
+    Credential,
+    MeetingAccount,
+    OAuthState,
+    WebhookEndpoint,
+)
 
 
 def _context(row: Credential) -> str:
@@ -50,6 +58,20 @@ async def reseal_all(runtime: Runtime) -> int:
                 if sealed:
                     setattr(account, column, _reseal(ring, sealed, token_context(account.id, kind)))
             account.key_id = ring.active
+            changed += 1
+        for calendar in await session.scalars(select(CalendarAccount).with_for_update()):
+            # A CalDAV app password, or a Microsoft sign-in's refresh and access tokens.
+            if calendar.key_id in (None, ring.active):
+                continue
+            if calendar.secret_sealed:
+                calendar.secret_sealed = _reseal(
+                    ring, calendar.secret_sealed, calendar_secret_context(calendar.id)
+                )
+            if calendar.access_sealed:
+                calendar.access_sealed = _reseal(
+                    ring, calendar.access_sealed, access_context(calendar.id)
+                )
+            calendar.key_id = ring.active
             changed += 1
         for state in await session.scalars(select(OAuthState).with_for_update()):
             if state.key_id == ring.active:
