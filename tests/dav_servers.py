@@ -4,7 +4,8 @@ subprocess on a free loopback port with a temporary store and one user with a pa
 Radicale takes HTTP Basic auth over plain HTTP from an htpasswd file. Xandikos accepts
 Basic auth only over TLS (``--htpasswd`` requires ``--autocert``), so it serves HTTPS with
 a self-signed certificate for ``localhost`` and clients trust exactly that certificate
-(``DavServer.verify``): both servers are run with authentication.
+(``DavServer.verify``; ``DavServer.ca_file`` is the same certificate as a file, for
+hiresync's own ``caldav_ca_file`` setting): both servers are run with authentication.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class DavServer:
     storage: Path
     process: subprocess.Popen[bytes]
     log: Path
+    ca_file: str = ""  # the certificate to trust, for ``Settings.caldav_ca_file`` ("" for HTTP)
 
     def client(self, **kw: object) -> CalDavClient:
         """A client logged in as the server's user (keyword arguments go to the client)."""
@@ -145,7 +147,9 @@ def start_xandikos(root: Path) -> DavServer:
         process,
         log,
     )
-    server.verify = _certificate_context(state / "certs" / "selfsigned.crt", server)
+    cert = state / "certs" / "selfsigned.crt"
+    server.verify = _certificate_context(cert, server)
+    server.ca_file = str(cert)
     _wait_until_answering(server)
     return server
 

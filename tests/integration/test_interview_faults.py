@@ -47,6 +47,8 @@ import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from icalendar import Calendar
+from procrastinate.exceptions import UniqueViolation
+from procrastinate.jobs import Status
 from psycopg import sql
 
 from hiresync.api.app import create_app
@@ -177,6 +179,7 @@ class Workers:
         self.stalled: Counter[tuple[str, str]] = Counter()  # (task, args) put back after kills
         self.retry_errors: dict[str, None] = {}  # job put back in vain: why (ordered set)
         self.live_id = 0  # procrastinate's id of the running worker
+        self.superseded = 0  # stalled jobs closed, a newer one of their lock waiting
 
     def start(self) -> None:
         self.started += 1
@@ -223,12 +226,16 @@ class Workers:
 
     async def put_back_stalled(self, jobs: procrastinate.App) -> None:
         """What ``retry_stalled_jobs`` does 30 s after a worker dies, now. No worker is
-        alive, so a heartbeat of any age marks the dead one's jobs."""
+        alive, so a heartbeat of any age marks the dead one's jobs. As there, a job whose
+        queueing lock a newer waiting job holds is closed: that one does the same work."""
         manager = jobs.job_manager
         for job in await manager.get_stalled_jobs(seconds_since_heartbeat=0):
             self.stalled[job.task_name, json.dumps(job.task_kwargs, sort_keys=True)] += 1
             try:
                 await manager.retry_job(job, retry_at=datetime.now(UTC))
+            except UniqueViolation:
+                await manager.finish_job(job, status=Status.FAILED, delete_job=False)
+                self.superseded += 1
             except Exception as exc:  # recorded: the drain then shows what it costs
                 why = getattr(exc, "constraint_name", None) or str(exc).strip()
                 key = f"job {job.id} {job.task_kwargs}: {type(exc).__name__} {why}"
@@ -743,8 +750,10 @@ async def chaos(
         workers.start()
 
 
-async def drain(database_uri: str, workers: Workers) -> list[str]:
-    """Wait until no interview job is waiting or running; what is left after DRAIN_SECONDS,
+async def drain(
+    database_uri: str, workers: Workers, tasks: tuple[str, ...] = WORK_TASKS
+) -> list[str]:
+    """Wait until no job of ``tasks`` is waiting or running; what is left after DRAIN_SECONDS,
     or at once when a job is held by a dead worker (none will ever finish or free it)."""
     live = await workers.registered(workers.live_id)
     deadline = time.monotonic() + DRAIN_SECONDS
@@ -755,7 +764,7 @@ async def drain(database_uri: str, workers: Workers) -> list[str]:
                     "SELECT id, task_name, status::text, worker_id, attempts, args::text "
                     "FROM procrastinate_jobs WHERE status IN ('todo', 'doing') "
                     "AND task_name = ANY(%s) ORDER BY id",
-                    [list(WORK_TASKS)],
+                    [list(tasks)],
                 )
             ).fetchall()
             held = [r for r in rows if r[2] == "doing" and r[3] != live]

@@ -2,8 +2,8 @@
 
 A run (the ``sync_calendar`` job, one at a time per calendar: its job lock) goes:
 
-1. read hiresync's copy and each pair's status (``store.calendar_copy.load``);
-2. read the remote: the changes since the stored cursor, or everything on the first run,
+1. read hiresync's copy and each pair's status (``store.calendar_copy.load``), while
+2. reading the remote: the changes since the stored cursor, or everything on the first run,
    after an invalid cursor (``SyncTokenExpired``: a full resync, which doubles nothing as
    items are matched by uid), or when asked to;
 3. the remote snapshot is the status of every pair, with the changes read laid over it
@@ -17,7 +17,9 @@ A run (the ``sync_calendar`` job, one at a time per calendar: its job lock) goes
 Failures say what is wrong where the person sees it: a revoked or expired grant turns the
 account into "reconnect needed" with a notification, never a silent gap; a dedicated
 calendar deleted in the account disables its sync and tells the owner; other provider
-errors count ``failures`` and are retried by the job engine with backoff.
+errors count ``failures`` and are retried by the job engine with backoff, except a run
+throttled for longer than the client waits in place (``RateLimited``): its next run is
+queued for when the server said to come back, not sooner.
 
 Servers that cannot push (CalDAV) are polled: each run sets ``next_poll_at`` five minutes
 ahead, a failed one backs off (doubling, at most six hours), and the ``poll_calendars``
@@ -26,7 +28,10 @@ task queues the runs that are due (``poll_due``).
 
 from __future__ import annotations
 
+import asyncio
+import math
 import uuid
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,7 +43,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hiresync.domain.calendar_copies import EventCopy
 from hiresync.jobs.engine import defer_in_transaction
 from hiresync.providers.base import RemoteCalendar, RemoteRead
-from hiresync.providers.errors import AuthRevoked, NotFound, ProviderError, SyncTokenExpired
+from hiresync.providers.errors import (
+    AuthRevoked,
+    NotFound,
+    ProviderError,
+    RateLimited,
+    SyncTokenExpired,
+)
 from hiresync.runtime import Runtime
 from hiresync.services import calendar_remotes, notifications
 from hiresync.store import calendar_copy
@@ -113,22 +124,69 @@ async def sync_calendar(
             return None
         if account.status != "active":
             return None
-        state = await calendar_copy.load(session, calendar.id)
     report = SyncReport(calendar.id)
-    remote, close = await calendar_remotes.open_remote(runtime, account, calendar)
+    # The status of every pair is loaded while the server prepares its answer: the read
+    # needs it only once the answer is in (an incremental sync waits mostly on the server).
+    loading = asyncio.create_task(_load(runtime, calendar.id))
     try:
-        return await _run(
-            runtime, calendar, account, state, remote, report, force, full, initial_limit
-        )
+        remote, close = await calendar_remotes.open_remote(runtime, account, calendar)
+        try:
+            return await _run(
+                runtime, calendar, account, loading, remote, report, force, full, initial_limit
+            )
+        finally:
+            await close()
     finally:
-        await close()
+        await _settle(loading)
+
+
+async def _load(runtime: Runtime, calendar_id: uuid.UUID) -> calendar_copy.LocalState:
+    async with runtime.db.sessions() as session:
+        return await calendar_copy.load(session, calendar_id)
+
+
+async def _settle(task: asyncio.Task[Any]) -> None:
+    """A load the run did not wait for (it failed first) is stopped, and its outcome
+    collected: no session is left open, no exception unretrieved."""
+    if not task.done():
+        task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+class _KnownEtags(Mapping[str, str]):
+    """Remote ident -> etag of every pair, for a remote that compares etags (the CalDAV
+    ctag scan), while the status is still loading: such a remote awaits it before use
+    (``await known``), the others never look. Reading it before that is a bug, said."""
+
+    def __init__(self, loading: asyncio.Task[calendar_copy.LocalState]) -> None:
+        self._loading = loading
+        self._etags: dict[str, str] | None = None
+
+    def __await__(self) -> Generator[Any, None, Mapping[str, str]]:
+        state = yield from self._loading.__await__()
+        self._etags = {i: state.status[uid].remote.etag or "" for i, uid in state.uid_of.items()}
+        return self._etags
+
+    def _loaded(self) -> dict[str, str]:
+        if self._etags is None:
+            raise RuntimeError("the known etags are still loading: await them first")
+        return self._etags
+
+    def __getitem__(self, ident: str) -> str:
+        return self._loaded()[ident]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
 
 
 async def _run(
     runtime: Runtime,
     calendar: SyncedCalendar,
     account: CalendarAccount,
-    state: calendar_copy.LocalState,
+    loading: asyncio.Task[calendar_copy.LocalState],
     remote: RemoteCalendar,
     report: SyncReport,
     force: bool,
@@ -136,7 +194,8 @@ async def _run(
     initial_limit: int,
 ) -> SyncReport:
     try:
-        read = await _read(runtime, calendar, state, remote, None if full else calendar.cursor)
+        read = await _read(runtime, calendar, loading, remote, None if full else calendar.cursor)
+        state = await loading
         snapshot = _remote_snapshot(state, read, initial_limit)
         the_plan = plan(
             state.items, snapshot, state.status, ConflictPolicy.REMOTE_WINS, _direction(calendar)
@@ -164,6 +223,11 @@ async def _run(
     except SyncGuardTripped as exc:
         await _said(runtime, calendar.id, state="failed", last_error=str(exc))
         report.outcome = "refused"
+        return report
+    except RateLimited as exc:
+        # Not the engine's retry, which comes back after its own backoff: as Graph says.
+        await _failed(runtime, calendar.id, exc.message, retry_after=exc.retry_after)
+        report.outcome = "throttled"
         return report
     except ProviderError as exc:
         await _failed(runtime, calendar.id, exc.message)
@@ -195,12 +259,13 @@ async def _run(
 async def _read(
     runtime: Runtime,
     calendar: SyncedCalendar,
-    state: calendar_copy.LocalState,
+    loading: asyncio.Task[calendar_copy.LocalState],
     remote: RemoteCalendar,
     cursor: str | None,
 ) -> RemoteRead:
-    """Changes since the cursor; everything when there is none or it expired."""
-    known = {ident: state.status[uid].remote.etag or "" for ident, uid in state.uid_of.items()}
+    """Changes since the cursor; everything when there is none or it expired. The status
+    is still loading (``sync_calendar``): a remote that needs its etags awaits them."""
+    known = _KnownEtags(loading)
 
     saved = [-1]  # the progress last stored: a first sync shows it moving, a page at a time
 
@@ -306,15 +371,30 @@ async def _said(runtime: Runtime, calendar_id: uuid.UUID, **values: Any) -> None
         )
 
 
-async def _failed(runtime: Runtime, calendar_id: uuid.UUID, message: str) -> None:
+async def _failed(
+    runtime: Runtime, calendar_id: uuid.UUID, message: str, *, retry_after: float | None = None
+) -> None:
+    """Said on the calendar; with ``retry_after`` (a throttled run: longer than the client
+    waits in place), the next run is queued for when the server said to come back."""
     failures = SyncedCalendar.failures + 1
-    await _said(
-        runtime,
-        calendar_id,
-        last_error=message,
-        failures=failures,
-        next_poll_at=func.now() + _backoff(failures),
-    )
+    async with runtime.db.transaction() as session:
+        await session.execute(
+            update(SyncedCalendar)
+            .where(SyncedCalendar.id == calendar_id)
+            .values(
+                last_error=message, failures=failures, next_poll_at=func.now() + _backoff(failures)
+            )
+        )
+        if retry_after is not None:
+            await defer_in_transaction(
+                runtime.jobs,
+                session,
+                "sync_calendar",
+                args={"calendar_id": str(calendar_id), "force": False},
+                lock=job_lock(calendar_id),
+                queueing_lock=job_lock(calendar_id),
+                schedule_in={"seconds": math.ceil(retry_after)},
+            )
 
 
 def _backoff(failures: Any) -> Any:

@@ -79,6 +79,9 @@ class Item:
     event, say); the engine never looks into it. ``outbound`` is meaningful on the local
     side only: False for items that must never be written to the remote (imported into
     the platform, not owned by the user). ``modified`` feeds ``ConflictPolicy.LATEST``.
+    ``written_from`` (when the side can tell): the (etag, digest) of the other side's item
+    this engine last wrote this one from, for a write whose status may have been lost (see
+    the planner's rows 4 and 9).
     """
 
     ident: str
@@ -88,6 +91,7 @@ class Item:
     payload: Any = field(default=None, compare=False, repr=False)
     outbound: bool = True
     modified: datetime | None = None
+    written_from: tuple[str, str] | None = None
 
     @property
     def version(self) -> Version:

@@ -12,18 +12,26 @@ row   local    remote   status  what happened                                pla
 1     new      —        —       created in hiresync                          create on the remote
 2     —        new      —       created on the remote                        create in hiresync
 3     new      new      —       first sync, or status lost; same content     record status (no double)
-4     new      new      —       first sync, or status lost; different        conflict rule
+4     new      new      —       first sync, or status lost; different        conflict rule (*)
 5     any      any      yes     same content on both                         record status if moved
 6     =        =        yes     nothing changed                              nothing
 7     changed  =        yes     changed in hiresync                          update the remote
 8     =        changed  yes     changed on the remote                        update hiresync
-9     changed  changed  yes     changed on both, differently                 conflict rule
+9     changed  changed  yes     changed on both, differently                 conflict rule (*)
 10    =        gone     yes     deleted on the remote                        delete in hiresync
 11    changed  gone     yes     deleted remotely, changed in hiresync        re-create on the remote
 12    gone     =        yes     deleted in hiresync                          delete on the remote
 13    gone     changed  yes     deleted in hiresync, changed remotely        re-create in hiresync
 14    gone     gone     yes     deleted on both                              drop the status
 ====  =======  =======  ======  ===========================================  ==========================
+
+(*) Rows 4 and 9 after a lost status (the run that wrote the remote died before saving
+it): when the remote item says which local version it was last written from
+(``Item.written_from``, set by a side that can tell, e.g. Graph's extended property) and
+the status does not know that version, it stands in for the status: a local item changed
+since is written out again (its edit came after the write), an unchanged one takes the
+remote's content (the remote's rendering of the write, or a change made there since).
+Otherwise the conflict rule decides.
 
 Rows 11 and 13: a change beats a deletion, because re-creating loses nothing and a
 deletion can be repeated; the other way round would destroy someone's edit.
@@ -163,12 +171,22 @@ def _both_present(c: _Case, policy: ConflictPolicy, out: _Builder) -> None:
         # write, no double; just remember the versions if they moved
         _record(c, out)
         return
+    written = c.remote.written_from
     if c.status is None:
+        if written is not None:
+            # row 4 after a lost status, the version written known: it stands in for the
+            # status -> a local item changed since goes out again, else the remote comes in
+            _since_written(c, written, out)
+            return
         # row 4: first sync or status lost, and the contents differ -> conflict rule
         _resolve_conflict(c, policy, out)
         return
     local_changed, remote_changed = c.changed(Side.LOCAL), c.changed(Side.REMOTE)
-    if local_changed and remote_changed:
+    if local_changed and remote_changed and written and written[1] != c.status.local.digest:
+        # row 9 after the status of an update was lost: the remote holds a local version
+        # the status does not know -> it stands in for the status, as in row 4
+        _since_written(c, written, out)
+    elif local_changed and remote_changed:
         # row 9: changed on both, differently -> conflict rule
         _resolve_conflict(c, policy, out)
     elif local_changed:
@@ -180,6 +198,16 @@ def _both_present(c: _Case, policy: ConflictPolicy, out: _Builder) -> None:
     else:
         # row 6: nothing really changed -> refresh the versions if an etag moved
         _record(c, out)
+
+
+def _since_written(c: _Case, written: tuple[str, str], out: _Builder) -> None:
+    """The local item changed (new etag and digest) since the version the remote was last
+    written from goes out; else the remote's version comes in."""
+    assert c.local is not None
+    etag, digest = written
+    changed = (c.local.etag is None or c.local.etag != etag) and c.local.digest != digest
+    src = Side.LOCAL if changed else Side.REMOTE
+    _converge(c, src=src, dst=src.other, out=out)
 
 
 def _gone_from(c: _Case, gone: Side, out: _Builder) -> None:

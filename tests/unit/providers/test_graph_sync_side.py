@@ -25,6 +25,7 @@ from hiresync.providers.microsoft.sync_side import (
     FRESH,
     TX_PREFIX,
     UID_PROPERTY,
+    WRITTEN_PROPERTY,
     GraphRemote,
     Round,
     Window,
@@ -418,8 +419,9 @@ async def test_a_create_carries_its_transaction_id_and_our_key() -> None:
     assert request.method == "POST" and request.url.path == "/v1.0/users/pat/events"
     assert body["transactionId"] == "hiresync:interview-1@hiresync"
     assert body["singleValueExtendedProperties"] == [
-        {"id": UID_PROPERTY, "value": "interview-1@hiresync"}
-    ]
+        {"id": UID_PROPERTY, "value": "interview-1@hiresync"},
+        {"id": WRITTEN_PROPERTY, "value": f"{source().etag}|{source().digest}"},
+    ], "our key, and the version written (planner row 4 after a lost status)"
     assert body["start"] == {
         "dateTime": "2026-03-29T01:30:00",
         "timeZone": "W. Europe Standard Time",

@@ -33,9 +33,11 @@ delete (a stale etag is a ``Conflict``: re-read, re-plan).
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 import structlog
@@ -59,6 +61,14 @@ log = structlog.get_logger(__name__)
 SYNC_PREFIX = "sync-token:"
 CTAG_PREFIX = "ctag:"
 _NAME_SAFE = "@-_.+="
+# What a read makes of each resource it parsed: the ``CalendarItem`` as it is, or what a
+# caller's ``convert`` made of it (never None). Converting as each response arrives lets
+# the parsed resource go at once, instead of holding thousands of them until the end.
+Convert = Callable[[CalendarItem], Any]
+
+
+def _as_is(item: CalendarItem) -> CalendarItem:
+    return item
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +78,7 @@ class _Member:
     href: str
     status: int | None
     etag: str | None = None
-    item: CalendarItem | None = None
+    item: Any = None  # the parsed resource, converted (see ``Convert``); None: no text
 
 
 class _Delta:
@@ -78,7 +88,7 @@ class _Delta:
     __slots__ = ("fetch", "items", "removed")
 
     def __init__(self) -> None:
-        self.items: dict[str, CalendarItem] = {}
+        self.items: dict[str, Any] = {}  # href -> converted resource
         self.fetch: dict[str, str | None] = {}
         self.removed: dict[str, None] = {}
 
@@ -99,10 +109,11 @@ class _Delta:
 
 @dataclass(frozen=True, slots=True)
 class ReadPage:
-    """A batch of a read: fetched items, removed hrefs, and how far along it is
-    (``done``/``total`` members). ``cursor`` is set on the last page only."""
+    """A batch of a read: fetched items (``CalendarItem``s, or what the read's ``convert``
+    made of them), removed hrefs, and how far along it is (``done``/``total`` members).
+    ``cursor`` is set on the last page only."""
 
-    items: tuple[CalendarItem, ...]
+    items: tuple[Any, ...]
     removed: tuple[str, ...] = ()
     done: int = 0
     total: int = 0
@@ -196,17 +207,22 @@ class CalDavCalendars:
     ) -> ReadResult:
         """What changed since ``cursor``; ``SyncTokenExpired`` means: call :meth:`read_all`.
         ``known_etags`` (href → etag of the items already stored) is needed only by the
-        ctag/etag scan; without it that scan raises ``SyncTokenExpired`` too."""
+        ctag/etag scan; without it that scan raises ``SyncTokenExpired`` too. A mapping that
+        is also awaitable (a caller that loads it while the server answers) is awaited
+        only when the scan needs it."""
         return await _collect(self.iter_changes(calendar_href, cursor, known_etags))
 
-    async def iter_all(self, calendar_href: str) -> AsyncIterator[ReadPage]:
-        """:meth:`read_all` page by page, for progress and bounded memory."""
+    async def iter_all(
+        self, calendar_href: str, convert: Convert = _as_is
+    ) -> AsyncIterator[ReadPage]:
+        """:meth:`read_all` page by page, for progress and bounded memory; each item is
+        what ``convert`` made of it."""
         href = wire.normalize_href(calendar_href)
         delta: _Delta | None = None
         cursor = ""
         if self._use_sync is not False:
             try:
-                delta, cursor = await self._sync(href, None)
+                delta, cursor = await self._sync(href, None, convert)
             except (BadRequest, AuthRevoked) as exc:
                 # A server without RFC 6578 refuses the REPORT (400/403/405/501); the listing
                 # below raises again if the calendar itself is what we may not read.
@@ -215,25 +231,29 @@ class CalDavCalendars:
                 log.info("caldav.no_sync_collection", calendar=href, error=exc.message)
         if delta is None:
             delta, cursor = await self._listing(href)
-        async for page in self._pages(href, delta, cursor):
+        async for page in self._pages(href, delta, cursor, convert):
             yield page
 
     async def iter_changes(
-        self, calendar_href: str, cursor: str, known_etags: Mapping[str, str] | None = None
+        self,
+        calendar_href: str,
+        cursor: str,
+        known_etags: Mapping[str, str] | None = None,
+        convert: Convert = _as_is,
     ) -> AsyncIterator[ReadPage]:
-        """:meth:`read_changes` page by page."""
+        """:meth:`read_changes` page by page; each item is what ``convert`` made of it."""
         href = wire.normalize_href(calendar_href)
         if (
             cursor.startswith(SYNC_PREFIX)
             and len(cursor) > len(SYNC_PREFIX)
             and self._use_sync is not False
         ):
-            delta, new_cursor = await self._sync(href, cursor[len(SYNC_PREFIX) :])
+            delta, new_cursor = await self._sync(href, cursor[len(SYNC_PREFIX) :], convert)
         elif cursor.startswith((SYNC_PREFIX, CTAG_PREFIX)):
             delta, new_cursor = await self._scan(href, cursor, known_etags)
         else:
             raise SyncTokenExpired(f"not a CalDAV cursor: {cursor[:40]!r}", provider=PROVIDER)
-        async for page in self._pages(href, delta, new_cursor):
+        async for page in self._pages(href, delta, new_cursor, convert):
             yield page
 
     async def get(self, href: str) -> CalendarItem | None:
@@ -244,28 +264,30 @@ class CalDavCalendars:
             return None
         return parse_item(text, wire.normalize_href(href), etag)
 
-    def _member(self, calendar_href: str) -> Callable[[wire.DavResponse], _Member]:
+    def _member(
+        self, calendar_href: str, convert: Convert
+    ) -> Callable[[wire.DavResponse], _Member]:
         """How a listing or multiget response becomes a member: its text, when present, is
-        parsed right away, while the rest of the answer is still arriving."""
+        parsed (and converted) right away, while the rest of the answer is still arriving."""
 
         def member(response: wire.DavResponse) -> _Member:
             etag = response.text(wire.GETETAG)
             data = response.text(wire.CALENDAR_DATA)
             if data is not None and response.href != calendar_href:
-                return _Member(
-                    response.href, response.status, etag, parse_item(data, response.href, etag)
-                )
+                item = convert(parse_item(data, response.href, etag))
+                return _Member(response.href, response.status, etag, item)
             return _Member(response.href, response.status, etag)
 
         return member
 
-    async def _sync(self, href: str, token: str | None) -> tuple[_Delta, str]:
+    async def _sync(self, href: str, token: str | None, convert: Convert) -> tuple[_Delta, str]:
         """``sync-collection`` since ``token`` (None: everything), every truncated answer
         followed with its new token (RFC 6578 §3.6); the new cursor."""
         props = (wire.GETETAG, wire.CALENDAR_DATA) if self._inline else (wire.GETETAG,)
         delta = _Delta()
         for _ in range(self._client.max_pages):
-            answer = await self._client.sync_collection(href, token, props, self._member(href))
+            member = self._member(href, convert)
+            answer = await self._client.sync_collection(href, token, props, member)
             truncated = False
             for member in answer.responses:
                 if member.href == href or member.href.endswith("/"):
@@ -315,29 +337,35 @@ class CalDavCalendars:
             raise SyncTokenExpired(
                 "the etag scan needs the etags already stored", provider=PROVIDER
             )
+        if inspect.isawaitable(known_etags):  # the caller is still loading them
+            known_etags = await known_etags
         known = {wire.normalize_href(h): e for h, e in known_etags.items()}
         current = await self._list_etags(href)
         delta.fetch.update((h, e) for h, e in current.items() if e is None or known.get(h) != e)
         delta.removed.update((h, None) for h in known if h not in current)
         return delta, new_cursor
 
-    async def _pages(self, href: str, delta: _Delta, cursor: str) -> AsyncIterator[ReadPage]:
+    async def _pages(
+        self, href: str, delta: _Delta, cursor: str, convert: Convert
+    ) -> AsyncIterator[ReadPage]:
         """The items the listing brought, then the rest fetched with calendar-multiget; a last
-        page with the removed hrefs and the cursor."""
+        page with the removed hrefs and the cursor. Pages handed out are let go here."""
         inline = list(delta.items.values())
+        delta.items.clear()
+        inline.reverse()  # handed out from the end, in the listing's order
         total, done, removed = len(inline) + len(delta.fetch), 0, list(delta.removed)
-        for start in range(0, len(inline), self._batch_size):
-            chunk = tuple(inline[start : start + self._batch_size])
+        while inline:
+            chunk = tuple(inline.pop() for _ in range(min(self._batch_size, len(inline))))
             done += len(chunk)
             yield ReadPage(chunk, (), done, total)
-        async for items, gone in self._multiget(href, list(delta.fetch)):
+        async for items, gone in self._multiget(href, list(delta.fetch), convert):
             done += len(items) + len(gone)
             yield ReadPage(tuple(items), tuple(gone), done, total)
         yield ReadPage((), tuple(removed), done, total, cursor)
 
     async def _multiget(
-        self, href: str, hrefs: Sequence[str]
-    ) -> AsyncIterator[tuple[list[CalendarItem], list[str]]]:
+        self, href: str, hrefs: Sequence[str], convert: Convert
+    ) -> AsyncIterator[tuple[list[Any], list[str]]]:
         """calendar-multiget in batches, ``concurrency`` in flight, results in order: the
         server builds the next batches while this one is parsed."""
         batches = iter(
@@ -348,7 +376,8 @@ class CalDavCalendars:
         def launch() -> None:
             batch = next(batches, None)
             if batch is not None:
-                task = asyncio.ensure_future(self._client.multiget(href, batch, self._member(href)))
+                member = self._member(href, convert)
+                task = asyncio.ensure_future(self._client.multiget(href, batch, member))
                 pending.append((batch, task))
 
         try:
@@ -358,10 +387,10 @@ class CalDavCalendars:
                 batch, task = pending.popleft()
                 answer = await task
                 launch()
-                items = [m.item for m in answer.responses if m.item is not None]
+                read = [m for m in answer.responses if m.item is not None]
                 # Gone since the listing: a 404, no text, or not mentioned in the answer at all.
-                found = {item.href for item in items}
-                yield items, [h for h in batch if h not in found]
+                found = {m.href for m in read}
+                yield [m.item for m in read], [h for h in batch if h not in found]
         finally:
             for _, waiting in pending:
                 waiting.cancel()

@@ -34,9 +34,11 @@ cursor and resynchronises.
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 from xml.etree.ElementTree import ParseError
@@ -140,8 +142,36 @@ def error_for(
     return ProviderError(f"Unexpected answer {status} from the calendar server: {where}", **kw)
 
 
+def ssl_context(verify: ssl.SSLContext | str | bool) -> ssl.SSLContext | bool:
+    """What to trust, as one SSL context shared by every client of the process: ``True``
+    the default CAs (certifi, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``), a path a CA file or
+    directory (a server with a private certificate), or a context of the caller's.
+
+    Building a context loads the whole CA bundle, ≈35 ms: each sync run opens a client,
+    and would pay it again (httpx builds one per client). A file is read again when it
+    changes (its mtime), so a renewed certificate is picked up."""
+    if verify is True:
+        return _default_context()
+    if isinstance(verify, str):
+        return _file_context(verify, os.stat(verify).st_mtime_ns)
+    return verify
+
+
+@lru_cache(maxsize=1)
+def _default_context() -> ssl.SSLContext:
+    return httpx.create_ssl_context()
+
+
+@lru_cache(maxsize=8)
+def _file_context(path: str, mtime_ns: int) -> ssl.SSLContext:
+    if os.path.isdir(path):
+        return ssl.create_default_context(capath=path)
+    return ssl.create_default_context(cafile=path)
+
+
 class CalDavClient:
-    """WebDAV/CalDAV for one account; ``base_url`` is the server (or home set) URL."""
+    """WebDAV/CalDAV for one account; ``base_url`` is the server (or home set) URL;
+    ``verify`` says what to trust (see :func:`ssl_context`)."""
 
     def __init__(
         self,
@@ -163,7 +193,7 @@ class CalDavClient:
         self._limiter = anyio.CapacityLimiter(max_concurrency)
         self._http = httpx.AsyncClient(
             auth=httpx.BasicAuth(username, password),
-            verify=verify,
+            verify=ssl_context(verify),
             timeout=httpx.Timeout(timeout),
             transport=transport,
             headers={"User-Agent": "hiresync (CalDAV)"},

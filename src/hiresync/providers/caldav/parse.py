@@ -61,8 +61,10 @@ _KINDS = {name: _ONE for name in _SINGLE} | {
     "EXDATE": "exdates",
     "RDATE": "rdates",
 }
-# Lines left out of the digest: they change when the same event is merely re-serialised.
-_VOLATILE = ("\nDTSTAMP", "\nPRODID")
+# Lines left out of the digest (they change when the same event is merely re-serialised),
+# by their first six letters upper-cased, with the whole name.
+_VOLATILE = {"DTSTAM": "DTSTAMP", "PRODID": "PRODID"}
+_VOLATILE_NAMES = frozenset(_VOLATILE.values())
 _UID_LINE = re.compile(r"^UID(?:;[^\n:]*)?:([^\n]*)$", re.MULTILINE | re.IGNORECASE)
 _TZID_LINE = re.compile(r"^TZID(?:;[^\n:]*)?:([^\n]*)$", re.MULTILINE | re.IGNORECASE)
 _PARAM = re.compile(r'([A-Za-z0-9-]+)=((?:"[^"]*"|[^";]*)(?:,(?:"[^"]*"|[^";]*))*)')
@@ -135,8 +137,10 @@ class IcsEvent:
 @dataclass(frozen=True, slots=True)
 class CalendarItem:
     """A calendar object resource: its VEVENTs (master first, then overrides), the text as
-    the server sent it, and a digest of its normalised text (line ends, folding, DTSTAMP
-    and PRODID do not count) to tell a real change from a new etag on the same content.
+    the server sent it, and a digest of its normalised text (line ends, folding, DTSTAMP,
+    PRODID and the order of properties and components do not count: ``content_digest``) to
+    tell a real change from a new etag on the same content, or from the server's own
+    re-serialisation of what hiresync wrote.
 
     ``component`` is the resource's kind (VEVENT, VTODO, …): only VEVENT resources carry
     events. ``quarantined`` holds the reason when the text could not be read; such an item
@@ -183,18 +187,22 @@ class _RawEvent:
 def parse_item(ics: str, href: str = "", etag: str | None = None) -> CalendarItem:
     """Read one resource; never raises for bad input (the item comes back quarantined)."""
     text = _unfold(ics)
-    digest = content_digest(text)
     try:
         body, zones = _cut_timezones(text)
-        component, raws = _scan(body.split("\n"))
+    except IcsError as exc:
+        return CalendarItem(href, etag, _uid_of(text), (), content_digest(text), ics, "", str(exc))
+    lines = body.split("\n")
+    try:
+        component, raws, canonical = _scan(lines)
         events = _build(raws, _Zones(zones))
     except IcsError as exc:
+        digest = _digest(_canonical(lines), zones)
         return CalendarItem(href, etag, _uid_of(text), (), digest, ics, "", str(exc))
     except (ValueError, TypeError, OverflowError, IndexError) as exc:  # defence in depth
-        reason = f"unreadable: {exc}"
+        digest, reason = _digest(_canonical(lines), zones), f"unreadable: {exc}"
         return CalendarItem(href, etag, _uid_of(text), (), digest, ics, "", reason)
     uid = events[0].uid if events else None
-    return CalendarItem(href, etag, uid, events, digest, ics, component)
+    return CalendarItem(href, etag, uid, events, _digest(canonical, zones), ics, component)
 
 
 def _uid_of(text: str) -> str | None:
@@ -214,19 +222,60 @@ def _unfold(ics: str) -> str:
 
 
 def content_digest(text: str) -> str:
-    """A digest of unfolded LF text without its DTSTAMP and PRODID lines (cut out with
-    ``str.find``: a multi-line regex costs more than the rest of the digest)."""
-    for marker in _VOLATILE:
-        start = text.find(marker)
-        while start >= 0:
-            if text[start + len(marker) : start + len(marker) + 1] in (":", ";"):
-                stop = text.find("\n", start + 1)
-                text = text[:start] if stop < 0 else text[:start] + text[stop:]
-            else:
-                start += 1
-            start = text.find(marker, start)
-    data = text.strip().encode("utf-8", "surrogatepass")
+    """A digest of unfolded LF text in a canonical form: DTSTAMP and PRODID lines left out,
+    and the order of properties and of subcomponents within each component ignored (RFC
+    5545 gives it no meaning, and servers re-serialise what they are sent: Xandikos writes
+    SUMMARY first and UID last, Radicale moves DTSTAMP). Without that, every event hiresync
+    writes would read back as changed, and be written into the copy once more."""
+    try:
+        body, zones = _cut_timezones(text)
+    except IcsError:
+        body, zones = text, {}
+    return _digest(_canonical(body.split("\n")), zones)
+
+
+def _digest(canonical: str, zones: dict[str, str]) -> str:
+    """The digest of a text cut by ``_cut_timezones``, from its canonical body (made by
+    ``_canonical``, or by ``_scan`` on the way) and its VTIMEZONE blocks, canonicalised on
+    their own (cached: the same few recur on every event)."""
+    if zones:
+        canonical += "\n" + "\n".join(sorted(_canonical_zone(z) for z in zones.values()))
+    data = canonical.encode("utf-8", "surrogatepass")
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+@lru_cache(maxsize=256)
+def _canonical_zone(block: str) -> str:
+    return _canonical(block.split("\n"))
+
+
+def _canonical(lines: list[str]) -> str:
+    """Each component as its BEGIN line, its sorted properties and subcomponents, its END
+    line; volatile and empty lines left out; unclosed text kept as it is, in order.
+    (``_scan`` builds the same on its way through a readable text.)"""
+    stack: list[list[str]] = [[]]
+    for line in lines:
+        if not line:
+            continue
+        head = line[:6].upper()
+        if head == "BEGIN:":
+            stack.append([line.upper()])
+        elif head[:4] == "END:" and len(stack) > 1:
+            block = stack.pop()
+            block[1:] = sorted(block[1:])
+            block.append(line.upper())
+            stack[-1].append("\n".join(block))
+        elif head not in _VOLATILE or not _is_volatile(line, _VOLATILE[head]):
+            stack[-1].append(line)
+    while len(stack) > 1:
+        block = stack.pop()
+        stack[-1].append("\n".join(block))
+    return "\n".join(stack[0])
+
+
+def _is_volatile(line: str, name: str) -> bool:
+    size = len(name)
+    return line[:size].upper() == name and line[size : size + 1] in (":", ";")
 
 
 def _cut_timezones(text: str) -> tuple[str, dict[str, str]]:
@@ -263,17 +312,21 @@ def _block_tzid(block: str) -> str:
     return _clean_tzid(block[at + 1 : stop].partition(":")[2])
 
 
-def _scan(lines: list[str]) -> tuple[str, list[_RawEvent]]:
-    """Walk the content lines: check BEGIN/END nesting, collect VEVENT properties.
+def _scan(lines: list[str]) -> tuple[str, list[_RawEvent], str]:
+    """Walk the content lines: check BEGIN/END nesting, collect VEVENT properties, and
+    build the canonical text of the digest (as ``_canonical`` does, in the same pass).
 
     The loop is the hot path of a sync (≈25 lines an event): the common line, a property
-    of a VEVENT with no parameters, costs one ``find``, two slices and a dict look-up."""
+    of a VEVENT with no parameters, costs one ``find``, two slices, a dict look-up and an
+    append."""
     stack: list[str] = []
     raws: list[_RawEvent] = []
     raw = _RawEvent()
     in_event = False  # directly inside a VEVENT (not in its VALARMs)
     kinds: list[str] = []
     calendars = 0
+    parts: list[list[str]] = [[]]  # the canonical text: one list per open component
+    part = parts[0]
     for number, line in enumerate(lines, 1):
         colon = line.find(":")
         head = line[:colon]
@@ -292,6 +345,7 @@ def _scan(lines: list[str]) -> tuple[str, list[_RawEvent]]:
                     raw.single[name] = (params, value)
                 else:
                     getattr(raw, kind).append((params, value))
+                part.append(line)
                 continue
         if name == "BEGIN":
             if not stack and calendars:
@@ -301,11 +355,20 @@ def _scan(lines: list[str]) -> tuple[str, list[_RawEvent]]:
             if len(stack) == 2 and stack[1] == "VEVENT":
                 raw = _RawEvent()
                 raws.append(raw)
+            part = [line.upper()]
+            parts.append(part)
         elif name == "END":
             _end(stack, (value or line[colon + 1 :]).upper())
+            block = parts.pop()
+            block[1:] = sorted(block[1:])
+            block.append(line.upper())
+            part = parts[-1]
+            part.append("\n".join(block))
         elif not stack:
             raise IcsError(f"content line {number} is outside BEGIN:VCALENDAR … END:VCALENDAR")
         else:
+            if name not in _VOLATILE_NAMES:
+                part.append(line)
             continue
         in_event = len(stack) == 2 and stack[1] == "VEVENT"
     if stack:
@@ -314,7 +377,7 @@ def _scan(lines: list[str]) -> tuple[str, list[_RawEvent]]:
         raise IcsError("not iCalendar text (no BEGIN:VCALENDAR)")
     if not kinds:
         raise IcsError("VCALENDAR holds no component")
-    return ("VEVENT" if raws else kinds[0]), raws
+    return ("VEVENT" if raws else kinds[0]), raws, "\n".join(parts[0])
 
 
 def _split(line: str, number: int) -> tuple[str, str, str]:

@@ -45,11 +45,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from urllib.parse import quote
@@ -68,6 +69,8 @@ from .events import PROPERTY_SET
 from .parse import DeltaPage, parse_datetime, parse_graph_timestamp
 
 UID_PROPERTY = f"String {PROPERTY_SET} Name hiresyncUid"
+# The version (etag) of hiresync's item an event was last written from: see ``_written_from``.
+WRITTEN_PROPERTY = f"String {PROPERTY_SET} Name hiresyncWrittenFrom"
 TX_PREFIX = "hiresync:"
 FRESH = "+new"  # appended to the etag of an event we created: see ``GraphRemote._vanished``
 INSTANCE_TYPES = frozenset({"occurrence", "exception"})
@@ -292,6 +295,7 @@ class Round:
     series: dict[str, set[str]] = field(default_factory=dict)  # master id -> instance ids
     mapped: dict[str, Item | Quarantined] = field(default_factory=dict)
     removed: dict[str, None] = field(default_factory=dict)
+    ours: set[str] = field(default_factory=set)  # ids of single events hiresync wrote
 
     def take(self, page: DeltaPage) -> None:
         for event_id in page.removed:
@@ -307,10 +311,13 @@ class Round:
                 self._instance(event)
             else:
                 self.mapped[event["id"]] = _one(event, self.owner, None)
+                if str(event.get("transactionId") or "").startswith(TX_PREFIX):
+                    self.ours.add(event["id"])
 
     def _forget(self, event_id: str) -> None:
         self.removed.pop(event_id, None)
         self.mapped.pop(event_id, None)
+        self.ours.discard(event_id)
         self.masters.pop(event_id, None)
         gone = self.instances.pop(event_id, None)
         if gone is not None:
@@ -367,7 +374,16 @@ def _when(moment: datetime, zone: str, all_day: bool) -> dict[str, str]:
             "dateTime": f"{moment.astimezone(UTC).date().isoformat()}T00:00:00",
             "timeZone": label,
         }
-    local = moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    place = ZoneInfo(zone)
+    local = moment.astimezone(place).replace(tzinfo=None)
+    if (
+        local.replace(tzinfo=place, fold=0).utcoffset()
+        != local.replace(tzinfo=place, fold=1).utcoffset()
+    ):
+        # The hour the clocks go back through comes twice: a wall time there names two
+        # moments (which one Outlook takes is not documented): only UTC says which.
+        utc = moment.astimezone(UTC).replace(tzinfo=None)
+        return {"dateTime": utc.isoformat(timespec="seconds"), "timeZone": "UTC"}
     return {"dateTime": local.isoformat(timespec="seconds"), "timeZone": label}
 
 
@@ -405,6 +421,36 @@ def event_body(copy: EventCopy) -> dict[str, Any]:
 def _if_match(version: str | None) -> dict[str, str]:
     plain = graph_etag(version)
     return {"If-Match": plain} if plain else {}
+
+
+def _written(source: Item) -> list[dict[str, str]]:
+    """The extended property naming the version of hiresync's item written: its etag and
+    digest (none when it has no etag)."""
+    if not source.etag:
+        return []
+    return [{"id": WRITTEN_PROPERTY, "value": f"{source.etag}|{source.digest}"}]
+
+
+def _holds(made: EventCopy, wanted: EventCopy) -> bool:
+    """Whether an event Outlook answered with holds what ``event_body(wanted)`` wrote: its
+    subject, place and times (all-day ones by date)."""
+    body = event_body(wanted)
+    start, end = _times(
+        {"start": body["start"], "end": body["end"], "isAllDay": wanted.all_day}
+        | ({"originalStartTimeZone": body["start"]["timeZone"]} if wanted.all_day else {})
+    )
+    place = (made.data or {}).get("location") or ""
+    return (made.summary, made.starts_at, made.ends_at, place) == (
+        body["subject"],
+        start,
+        end,
+        body["location"]["displayName"],
+    )
+
+
+def _with_written(body: dict[str, Any], source: Item) -> dict[str, Any]:
+    written = _written(source)
+    return body | {"singleValueExtendedProperties": written} if written else body
 
 
 def _payload(source: Item) -> EventCopy:
@@ -479,6 +525,9 @@ class GraphRemote:
             delta_link = page.delta_link or delta_link
         fetched = await self._fetch_masters(found.missing_masters())
         items, quarantined = found.results(fetched)
+        if inspect.isawaitable(known_etags):  # the caller loads them while we read
+            known_etags = await known_etags
+        items = await self._written_from(items, found.ours, known_etags)
         removed = list(found.removed)
         if link is not None:
             removed += await self._gone_instances(found, items, known_etags)
@@ -554,6 +603,47 @@ class GraphRemote:
             if ident not in present and ident not in found.removed and ident in known
         ]
 
+    async def _written_from(
+        self, items: list[Item], ours: set[str], known: Mapping[str, str]
+    ) -> list[Item]:
+        """Events hiresync wrote that no status pairs, or that changed since their status (a
+        run may have died between a write and storing it): each says which version of
+        hiresync's item it was last written from (an extended property, which delta does not
+        carry: one GET each, only for these), so an edit made in hiresync since is not lost
+        to a conflict (planner rows 4 and 9)."""
+        lost = [
+            i
+            for i, item in enumerate(items)
+            if item.ident in ours and known.get(item.ident, "").removesuffix(FRESH) != item.etag
+        ]
+        if not lost:
+            return items
+        gate = asyncio.Semaphore(4)  # Outlook's concurrent requests per mailbox
+        expand = f"singleValueExtendedProperties($filter=id eq '{WRITTEN_PROPERTY}')"
+
+        async def version(ident: str) -> tuple[str, str] | None:
+            async with gate:
+                try:
+                    event = await self._client.request(
+                        "GET",
+                        user_path(self._mailbox, "events", ident),
+                        params={"$select": "id", "$expand": expand},
+                        headers=_HEADERS,
+                    )
+                except ProviderNotFound:
+                    return None
+            found = (event or {}).get("singleValueExtendedProperties") or ()
+            value = next((str(p["value"]) for p in found if p.get("id") == WRITTEN_PROPERTY), "")
+            etag, sep, digest = value.partition("|")
+            return (etag, digest) if sep else None
+
+        versions = await asyncio.gather(*(version(items[i].ident) for i in lost))
+        out = list(items)
+        for i, written in zip(lost, versions, strict=True):
+            if written is not None:
+                out[i] = replace(out[i], written_from=written)
+        return out
+
     async def _vanished(
         self, found: Round, removed: Sequence[str], known: Mapping[str, str]
     ) -> list[str]:
@@ -589,10 +679,18 @@ class GraphRemote:
         """POST the event; the digest returned is Outlook's, as the next delta shows it."""
         body = event_body(_payload(source)) | {
             "transactionId": transaction_id(source.uid),
-            "singleValueExtendedProperties": [{"id": UID_PROPERTY, "value": source.uid}],
+            "singleValueExtendedProperties": [
+                {"id": UID_PROPERTY, "value": source.uid},
+                *_written(source),
+            ],
         }
         made = await self._client.request("POST", self._events_path(), json=body, headers=_HEADERS)
         written = item_of(made, self._owner)
+        if not _holds(written.payload, _payload(source)):
+            # The transactionId's event from an earlier write of this uid (whose status was
+            # lost), with older content: a retried POST changes nothing, so bring it up to date.
+            etag, digest = await self.update(written.ident, written.etag, source)
+            return written.ident, f"{etag}{FRESH}", digest
         return written.ident, f"{written.etag}{FRESH}", written.digest
 
     async def update(
@@ -603,7 +701,7 @@ class GraphRemote:
             made = await self._client.request(
                 "PATCH",
                 user_path(self._mailbox, "events", ident),
-                json=event_body(_payload(source)),
+                json=_with_written(event_body(_payload(source)), source),
                 headers=headers,
             )
         except Conflict as exc:

@@ -2,7 +2,9 @@
 
 Each call goes through, in order: route match (case-insensitive, like Graph) → token
 (401 ``InvalidAuthenticationToken``) → permission from the tenant's *current* consent
-(403) → statistics → injected faults (fail-next, throttle, unavailable) → Outlook's
+(403) → statistics and the request log (``stats.calls``) → a call back on a throttled
+app's mailbox before its Retry-After has passed (counted in ``stats.early``; with
+``throttle_early`` answered 429 again) → injected faults (fail-next, throttle, unavailable) → Outlook's
 per-app-per-mailbox concurrency limit (429 ``ApplicationThrottled``) → latency → handler →
 for writes, the "committed but the response was lost" fault (``drop_response_after_commit_next``)
 → for a call drawn slow (``slow_rate``), ``slow_ms`` more before the answer; a slow write is
@@ -12,6 +14,7 @@ applied or, at ``1 - slow_write_applied``, dropped by the gateway (a late 504, n
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -316,12 +319,51 @@ class GraphFrontDoor:
         )
 
     async def _run(self, call: GraphCall, route: GraphRoute) -> Response:
-        sandbox, tenant, faults = self.sandbox, call.tenant, call.tenant.faults
+        """Account for the call, answer it, and remember a Retry-After it was given."""
+        sandbox, tenant = self.sandbox, call.tenant
         mailbox = self._mailbox_key(call) if route.mailbox else None
         stat_key = f"{tenant.id}/{mailbox or route.name}"
         sandbox.stats.by_route[route.name] += 1
         sandbox.stats.requests[stat_key] += 1
         sandbox.stats.by_mailbox_route[f"{stat_key}/{route.name}"] += 1
+        arrived = sandbox.clock()
+        slot = f"{call.claims.get('appid')}|{stat_key}"
+        response = self._too_early(call, slot, stat_key, arrived)
+        if response is None:
+            response = await self._attempt(call, route, stat_key, slot, mailbox)
+            told = _retry_after(response)
+            if response.status_code == 429 and told is not None:
+                sandbox.throttled_until[slot] = sandbox.clock() + told
+        else:
+            told = _retry_after(response)
+        sandbox.stats.calls.append((arrived, stat_key, route.name, response.status_code, told))
+        return response
+
+    def _too_early(
+        self, call: GraphCall, slot: str, stat_key: str, arrived: float
+    ) -> Response | None:
+        """A call back on a throttled app's mailbox before its Retry-After has passed: counted
+        in ``stats.early`` and, with ``faults.throttle_early``, throttled again for the time
+        left (Graph keeps throttling a client that does not wait; ⚠ how strictly)."""
+        left = self.sandbox.throttled_until.get(slot, 0.0) - arrived
+        if left <= 0:
+            return None
+        self.sandbox.stats.early[stat_key] += 1
+        if not call.tenant.faults.throttle_early:
+            return None
+        self.sandbox.stats.throttled[stat_key] += 1
+        return graph_error(
+            call.request,
+            429,
+            "TooManyRequests",
+            "Too many requests. Please retry after some time.",
+            {"Retry-After": str(max(1, math.ceil(left)))},
+        )
+
+    async def _attempt(
+        self, call: GraphCall, route: GraphRoute, stat_key: str, slot: str, mailbox: str | None
+    ) -> Response:
+        sandbox, faults = self.sandbox, call.tenant.faults
         injected = self._injected_fault(call, stat_key)
         if injected is not None:
             await self._sleep(faults.latency_ms)
@@ -329,7 +371,6 @@ class GraphFrontDoor:
         if mailbox is None or faults.mailbox_concurrency is None:
             await self._sleep(faults.latency_ms)
             return await self._answer(call, route, stat_key)
-        slot = f"{call.claims.get('appid')}|{stat_key}"
         in_flight = sandbox.stats.in_flight
         if in_flight[slot] >= faults.mailbox_concurrency:
             sandbox.stats.throttled[stat_key] += 1
@@ -438,3 +479,12 @@ class GraphFrontDoor:
     async def _sleep(latency_ms: int) -> None:
         if latency_ms > 0:
             await asyncio.sleep(latency_ms / 1000)
+
+
+def _retry_after(response: Response) -> float | None:
+    """The Retry-After (seconds) an answer carries, if any."""
+    value = response.headers.get("retry-after") if response.headers else None
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

@@ -46,6 +46,9 @@ class Faults:
     slow_rate: float = 0.0
     slow_ms: int = 0
     slow_write_applied: float = 0.5
+    # A call back on a throttled app's mailbox before the Retry-After it was given has
+    # passed is always counted (``stats.early``); with this it is also answered 429 again.
+    throttle_early: bool = False
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial update (from Python or the control API), validating names and types."""
@@ -55,6 +58,8 @@ class Faults:
             current = getattr(self, key)
             if key == "mailbox_concurrency":
                 value = None if value is None else int(value)
+            elif isinstance(current, bool):
+                value = value if isinstance(value, bool) else str(value).lower() == "true"
             elif isinstance(current, float):
                 value = float(value)
                 if not 0.0 <= value <= 1.0:

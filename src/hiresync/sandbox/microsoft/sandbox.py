@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +37,7 @@ from .notifications import Delivery, NotificationOutbox
 from .recurrence import MailboxIndex, is_occurrence_date
 from .subscriptions import Subscription, SubscriptionHub
 
+CALL_LOG_SIZE = 50_000
 DEMO_CLIENT_ID = "6b1f3c2e-8d4a-4f7b-9e21-5a0c7d3e9f10"
 DEMO_CLIENT_SECRET = "hiresync-demo-secret~Q8x.7Jm2Vn4Kp6Rt"
 DEMO_REDIRECT_URIS = (
@@ -71,6 +72,13 @@ class Stats:
     dropped: Counter[str] = field(default_factory=Counter)  # responses lost after commit
     slow: Counter[str] = field(default_factory=Counter)  # answers made late (``slow_rate``)
     notifications: Counter[str] = field(default_factory=Counter)  # queued, posts, slow, dropped…
+    # Calls that came back on an app's mailbox before the Retry-After it was given had passed
+    # (with ``faults.throttle_early`` answered 429 again, as Graph keeps throttling them).
+    early: Counter[str] = field(default_factory=Counter)
+    # The latest Graph calls: (arrived, "tenant/mailbox", route, status, Retry-After given).
+    calls: deque[tuple[float, str, str, int, float | None]] = field(
+        default_factory=lambda: deque(maxlen=CALL_LOG_SIZE)
+    )
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -82,6 +90,7 @@ class Stats:
             "throttled": dict(self.throttled),
             "max_concurrency": dict(self.max_concurrency),
             "notifications": dict(self.notifications),
+            "early": dict(self.early),
             "total_requests": sum(self.by_route.values()),
         }
 
@@ -94,6 +103,8 @@ class Stats:
         self.dropped.clear()
         self.slow.clear()
         self.notifications.clear()
+        self.early.clear()
+        self.calls.clear()
 
 
 class MicrosoftSandbox:
@@ -121,6 +132,7 @@ class MicrosoftSandbox:
         self._domains: dict[str, str] = {}
         self._addresses: dict[str, dict[str, str]] = {}
         self._indexes: dict[str, MailboxIndex] = {}
+        self.throttled_until: dict[str, float] = {}  # "app|tenant/mailbox" -> clock()
         self.event_owners: dict[str, str] = {}  # id of an event written via Graph -> user id
         self.delta_tokens = DeltaStore()
         self.subscriptions = SubscriptionHub(self)
