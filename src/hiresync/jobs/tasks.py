@@ -142,7 +142,9 @@ def build_blueprint() -> Blueprint:
     bp.task(name="apply_meeting_events", pass_context=True, retry=_PROVIDER_RETRY)(
         apply_meeting_events
     )
-    bp.task(name="sync_calendar", pass_context=True, retry=_PROVIDER_RETRY)(sync_calendar)
+    # No engine retry: a failed run queues its own next try (services.calendar_sync), which
+    # a run already waiting for the calendar makes unnecessary instead of stuck.
+    bp.task(name="sync_calendar", pass_context=True)(sync_calendar)
     # Periodic tasks are deferred once per tick across all workers (Procrastinate
     # de-duplicates them in the database); the queueing lock keeps backlogs at one.
     bp.periodic(cron="*/15 * * * *")(

@@ -17,9 +17,9 @@ A run (the ``sync_calendar`` job, one at a time per calendar: its job lock) goes
 Failures say what is wrong where the person sees it: a revoked or expired grant turns the
 account into "reconnect needed" with a notification, never a silent gap; a dedicated
 calendar deleted in the account disables its sync and tells the owner; other provider
-errors count ``failures`` and are retried by the job engine with backoff, except a run
-throttled for longer than the client waits in place (``RateLimited``): its next run is
-queued for when the server said to come back, not sooner.
+errors count ``failures`` and the run is queued again with backoff (``_retry_in``), a run
+throttled for longer than the client waits in place (``RateLimited``) for when the server
+said to come back, not sooner.
 
 Servers that cannot push (CalDAV) are polled: each run sets ``next_poll_at`` five minutes
 ahead, a failed one backs off (doubling, at most six hours), and the ``poll_calendars``
@@ -72,6 +72,7 @@ log = structlog.get_logger(__name__)
 INITIAL_LIMIT = 5_000  # events kept by a first sync (seeds 002/003)
 POLL_EVERY = timedelta(minutes=5)  # servers that cannot push are read this often
 POLLED_PROVIDERS = ("caldav",)
+RETRIES = 5  # quick tries of a failed run before polling or reconciliation takes over
 ROLES_PULLED = frozenset({"external"})  # read-only: other meetings, for availability
 
 
@@ -230,8 +231,12 @@ async def _run(
         report.outcome = "throttled"
         return report
     except ProviderError as exc:
-        await _failed(runtime, calendar.id, exc.message)
-        raise  # the job engine retries with backoff
+        # Tried again here, not by the engine: its retry of a run while another waits for
+        # the same calendar clashes with the waiting run's queueing lock, and the job would
+        # stay "doing", holding the calendar's lock for as long as its worker lives.
+        await _failed(runtime, calendar.id, exc.message, retry_after=_retry_in(calendar.failures))
+        report.outcome = "failed"
+        return report
     async with runtime.db.transaction() as session:
         left = await writer.flush(session)
         await session.execute(
@@ -374,8 +379,9 @@ async def _said(runtime: Runtime, calendar_id: uuid.UUID, **values: Any) -> None
 async def _failed(
     runtime: Runtime, calendar_id: uuid.UUID, message: str, *, retry_after: float | None = None
 ) -> None:
-    """Said on the calendar; with ``retry_after`` (a throttled run: longer than the client
-    waits in place), the next run is queued for when the server said to come back."""
+    """Said on the calendar; with ``retry_after``, the next run is queued that many seconds
+    ahead (a throttled run: when the server said to come back; another failure: a short
+    backoff), unless one is waiting already."""
     failures = SyncedCalendar.failures + 1
     async with runtime.db.transaction() as session:
         await session.execute(
@@ -395,6 +401,13 @@ async def _failed(
                 queueing_lock=job_lock(calendar_id),
                 schedule_in={"seconds": math.ceil(retry_after)},
             )
+
+
+def _retry_in(failures_before: int) -> float | None:
+    """A failed run is tried again after 5, 10, 20, 40 and 80 s (a passing outage); after
+    that, the poll (CalDAV, backed off by ``_backoff``) or the reconciliation (Microsoft)
+    takes over."""
+    return None if failures_before >= RETRIES else 5.0 * 2**failures_before
 
 
 def _backoff(failures: Any) -> Any:
