@@ -416,17 +416,32 @@ async def placed(session: AsyncSession, user: User, login: CalDavLogin) -> CalDa
     return login
 
 
-async def start_outlook(runtime: Runtime, session: AsyncSession, user: User) -> CalendarAccount:
-    """Keep the person's Outlook calendar in step through the company connection: its first
-    sync and its Graph subscription are queued (they run once the caller commits)."""
+async def start_outlook(
+    runtime: Runtime, session: AsyncSession, user: User, *, dedicated: bool | None = None
+) -> CalendarAccount:
+    """Keep the person's Outlook calendar in step through the company connection, where the
+    organization's placement rule puts interviews (``dedicated``: the person's choice, when
+    the rule leaves it to them): each calendar's first sync and Graph subscription are
+    queued (they run once the caller commits)."""
     from hiresync.services import calendar_subscriptions, microsoft_calendars
 
-    calendar = await microsoft_calendars.start_company_sync(runtime, session, user)
-    await calendar_sync.queue_sync(runtime, session, calendar.id)
-    await calendar_subscriptions.queue_keep(runtime, session, calendar.id)
+    calendar = await microsoft_calendars.start_company_sync(
+        runtime, session, user, dedicated=dedicated
+    )
+    calendars = list(
+        await session.scalars(
+            select(SyncedCalendar.id).where(
+                SyncedCalendar.account_id == calendar.account_id,
+                SyncedCalendar.state != "disabled",
+            )
+        )
+    )
+    for calendar_id in calendars:
+        await calendar_sync.queue_sync(runtime, session, calendar_id)
+        await calendar_subscriptions.queue_keep(runtime, session, calendar_id)
     account = await session.get(CalendarAccount, calendar.account_id)
     assert account is not None
-    log.info("calendar.started", account=str(account.id), calendars=1)
+    log.info("calendar.started", account=str(account.id), calendars=len(calendars))
     return account
 
 

@@ -13,9 +13,10 @@ The events will however remain intact in [hiresync]."
    limited) stops that calendar's deletes and lists the rest;
 3. forgets the remote half of each removed row (``remote_ident``/etag/digest cleared) and
    keeps every row of the copy;
-4. deletes the dedicated calendar hiresync created only if it is then empty (CalDAV): an
-   empty "Hiring interviews" calendar left behind would only confuse, and a new start
-   creates a new one; a calendar still holding the person's own events is kept, and said.
+4. deletes the dedicated calendar hiresync created only if it is then empty (CalDAV, and
+   Outlook: ``microsoft_calendars.delete_if_empty``): an empty "Hiring interviews" calendar
+   left behind would only confuse, and a new start creates a new one (or re-uses one kept);
+   a calendar still holding the person's own events is kept, and said.
 
 Events that could not be removed stay linked and are listed on the page; calling ``stop``
 again on the disconnected account tries them again. The sealed password is deleted once
@@ -255,7 +256,16 @@ async def _drop_if_empty(
     outcome: StopOutcome,
 ) -> None:
     """The dedicated calendar, deleted only if nothing is left in it (see the module
-    docstring). Only CalDAV can delete calendars here so far; others are kept and said."""
+    docstring); one that cannot be deleted here is kept, and said."""
+    if account.provider == "microsoft":
+        from hiresync.services import microsoft_calendars  # Graph's client only when needed
+
+        kept = await microsoft_calendars.delete_if_empty(runtime, account, calendar)
+        if kept is None:
+            outcome.calendars_deleted.append(calendar.name)
+        elif kept:
+            outcome.calendars_kept.append(kept)
+        return
     if account.provider != CALDAV or not account.secret_sealed:
         outcome.calendars_kept.append(
             f"The calendar {calendar.name!r} is kept in your account; delete it there if "

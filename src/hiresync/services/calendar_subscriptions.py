@@ -4,8 +4,10 @@ A notification only says "this mailbox's events changed": it triggers a sync, wh
 round reads what changed. So nothing here can lose a change, only delay one, and every
 failure ends in a sync:
 
-* **subscribe**: one subscription per synced calendar (``users/{id}/events``, created,
-  updated, deleted; notifications to ``{base_url}/webhooks/microsoft/calendar``, lifecycle
+* **subscribe**: one subscription per synced calendar (``users/{id}/events`` for the
+  default calendar kept two-way, as ever; ``users/{id}/calendars/{cid}/events`` for the
+  dedicated calendar and for the default one read beside it, since ``…/events`` covers every
+  calendar of the mailbox and would wake both for each change; created, updated, deleted; notifications to ``{base_url}/webhooks/microsoft/calendar``, lifecycle
   events to ``…/lifecycle``) with a random ``clientState`` of which only the sha256 is kept
   (``SyncedCalendar.client_state_hash``), expiring near Graph's maximum (10,080 minutes for
   events; when Graph answers with a lower one, "can only be N minutes in the future", that
@@ -21,6 +23,11 @@ failure ends in a sync:
   died silently costs at most that long. It also marks notifications applied by a later sync
   and prunes old ones.
 * **unsubscribe** when synchronization stops.
+* **a calendar deleted in Outlook**: Graph refuses a subscription on it (404) and may end the
+  one it had (``subscriptionRemoved``). Either way a sync is queued instead of another
+  subscription: that run meets the same 404, disables the calendar and tells its owner
+  (``calendar_sync._calendar_gone``), and a disabled calendar is never subscribed again, so
+  nothing loops.
 
 Calendars reached through the company connection use its app-only tokens; those of a person
 who signed in with their own Microsoft account use that person's delegated tokens
@@ -156,7 +163,7 @@ async def subscribe(runtime: Runtime, calendar_id: uuid.UUID, *, full: bool = Fa
     try:
         made = await _lifetime(
             lambda expiration: target.client.create_subscription(
-                events_resource(target.mailbox),
+                resource_of(target),
                 base + NOTIFY_PATH,
                 expiration=expiration,
                 client_state=secret,
@@ -165,6 +172,13 @@ async def subscribe(runtime: Runtime, calendar_id: uuid.UUID, *, full: bool = Fa
         )
         if old and old != made.id:
             await _quietly_delete(target.client, old)
+    except NotFound as exc:
+        if target.calendar.role == "primary":
+            raise
+        # The calendar is gone from the mailbox: its sync finds out and disables it.
+        log.info("calendar.subscribe_gone", calendar=str(calendar_id), error=exc.message)
+        await _sync_now(runtime, calendar_id)
+        return None
     finally:
         await target.client.aclose()
     async with runtime.db.transaction() as session:
@@ -181,6 +195,13 @@ async def subscribe(runtime: Runtime, calendar_id: uuid.UUID, *, full: bool = Fa
         await calendar_sync.queue_sync(runtime, session, calendar_id)
     log.info("calendar.subscribed", calendar=str(calendar_id), subscription=made.id)
     return made.id
+
+
+def resource_of(target: Target) -> str:
+    """What the calendar's subscription watches (see the module docstring)."""
+    if target.calendar.role == "primary":
+        return events_resource(target.mailbox)
+    return events_resource(target.mailbox, target.calendar.remote_id)
 
 
 async def _quietly_delete(client: GraphClient, subscription_id: str) -> None:

@@ -10,8 +10,11 @@ default calendar, and stores a ``CalendarAccount(provider="microsoft", scope="pe
 — the Graph id in ``username`` as for company accounts, the directory in
 ``external_tenant_id``, the refresh token sealed in ``secret_sealed`` like a CalDAV
 password, the access token in ``access_sealed`` — with one two-way ``SyncedCalendar`` for
-the default calendar; its first sync and its Graph subscription are queued in the same
-transaction, as ``calendar_settings.start_outlook`` does.
+the default calendar, or, when the organization puts interviews in a dedicated calendar, that
+calendar (found by name or created, with the person's token, before anything is stored) two-way
+and the default one read-only (``microsoft_calendars.calendar_rows``); their first syncs and
+Graph subscriptions are queued in the same transaction, as ``calendar_settings.start_outlook``
+does.
 
 **One login, one hiring account**: a Microsoft login already synchronized with another
 hiresync user (this organization or another) is refused, naming where, and nothing of that
@@ -35,7 +38,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -46,11 +49,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hiresync.providers.base import TokenGetter
 from hiresync.providers.errors import AuthRevoked, BadRequest, NotFound, ProviderError
-from hiresync.providers.microsoft.client import user_path
+from hiresync.providers.microsoft.client import GraphClient, user_path
 from hiresync.providers.microsoft.delegated import DelegatedAuth, DelegatedTokens
 from hiresync.providers.microsoft.identity import aadsts_code
 from hiresync.runtime import Runtime
-from hiresync.services import calendar_sync, oauth_states
+from hiresync.services import calendar_sync, microsoft_calendars, oauth_states
 from hiresync.services.calendar_remotes import SETTINGS_PATH, secret_context
 from hiresync.services.errors import AlreadyExists, ServiceError, UpstreamError
 from hiresync.services.microsoft_calendars import COMPANY, MICROSOFT, PERSONAL, client_with
@@ -88,6 +91,7 @@ class SignedIn:
     address: str
     calendar_id: str
     calendar_name: str
+    dedicated: dict[str, Any] | None = None  # the dedicated calendar, when placed there
 
 
 def access_context(account_id: uuid.UUID) -> str:
@@ -178,6 +182,7 @@ async def finish_sign_in(
     if refused := _refusal(params):
         raise refused
     signed_in = await _sign_in(runtime, json.loads(flow), params)
+    signed_in = await _placed(runtime, user, signed_in)
     async with runtime.db.transaction() as session:
         await _check_one_login(session, user, signed_in)
         account = await session.scalar(
@@ -214,11 +219,45 @@ async def _sign_in(runtime: Runtime, flow: dict[str, Any], params: Mapping[str, 
         auth.close()
 
 
-async def _profile(runtime: Runtime, tokens: DelegatedTokens) -> SignedIn:
+async def _placed(runtime: Runtime, user: User, signed_in: SignedIn) -> SignedIn:
+    """A first sign-in where the organization places interviews in a dedicated calendar:
+    that calendar, found by name or created (a reconnect keeps the calendars it has; a
+    login refused below creates nothing)."""
+    async with runtime.db.sessions() as session:
+        await _check_one_login(session, user, signed_in)
+        if await session.scalar(select(CalendarAccount.id).where(*_mine(user))) is not None:
+            return signed_in
+        name = await microsoft_calendars.placement(session, user)
+    if name is None:
+        return signed_in
+    client = _client_of(runtime, signed_in.tokens)
+    try:
+        made = await microsoft_calendars.dedicated_calendar(client, signed_in.graph_id, name)
+    except AuthRevoked as exc:
+        raise ConnectRefused(
+            f"Microsoft did not let hiresync create the calendar {name!r}: {exc.message}",
+            hint=START_AGAIN,
+        ) from exc
+    except ProviderError as exc:
+        raise UpstreamError(
+            f"Microsoft is not answering: {exc.message}", hint="Try again in a minute."
+        ) from exc
+    finally:
+        await client.aclose()
+    return replace(signed_in, dedicated=made)
+
+
+def _client_of(runtime: Runtime, tokens: DelegatedTokens) -> GraphClient:
+    """A Graph client on the access token just redeemed."""
+
     async def fixed(force_refresh: bool) -> str:
         return tokens.access_token
 
-    client = client_with(runtime, fixed)
+    return client_with(runtime, fixed)
+
+
+async def _profile(runtime: Runtime, tokens: DelegatedTokens) -> SignedIn:
+    client = _client_of(runtime, tokens)
     try:
         me = await client.request("GET", "me", params={"$select": "id,mail,userPrincipalName"})
         graph_id = str(me["id"])
@@ -298,7 +337,7 @@ def _check_same_login(account: CalendarAccount, signed_in: SignedIn) -> None:
 
 
 async def _new_rows(session: AsyncSession, user: User, signed_in: SignedIn) -> CalendarAccount:
-    """The personal account and its default calendar, kept two-way."""
+    """The personal account and its calendars (``microsoft_calendars.calendar_rows``)."""
     account = CalendarAccount(
         id=uuid.uuid4(),
         organization_id=user.organization_id,
@@ -311,21 +350,8 @@ async def _new_rows(session: AsyncSession, user: User, signed_in: SignedIn) -> C
         status="active",
     )
     session.add(account)
-    session.add(
-        SyncedCalendar(
-            id=uuid.uuid4(),
-            organization_id=user.organization_id,
-            account_id=account.id,
-            user_id=user.id,
-            remote_id=signed_in.calendar_id,
-            name=signed_in.calendar_name,
-            role="primary",
-            direction="both",
-            state="initial",
-            failures=0,
-            initial_done=0,
-        )
-    )
+    default = {"id": signed_in.calendar_id, "name": signed_in.calendar_name}
+    session.add_all(microsoft_calendars.calendar_rows(account, default, signed_in.dedicated))
     return account
 
 

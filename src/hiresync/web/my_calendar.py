@@ -169,11 +169,19 @@ async def start(
 
 
 @router.post(PAGE + "/start-outlook", dependencies=[CsrfChecked])
-async def start_outlook(request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
-    """The person's Outlook calendar, through the company's Microsoft 365 connection."""
+async def start_outlook(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    placement: Annotated[str, Form()] = "",
+) -> Response:
+    """The person's Outlook calendar, through the company's Microsoft 365 connection (in a
+    calendar of its own when they chose it and the organization leaves it to them)."""
     user, _ = await _login(request, session)
     try:
-        account = await calendar_settings.start_outlook(runtime, session, user)
+        account = await calendar_settings.start_outlook(
+            runtime, session, user, dedicated=placement == "dedicated"
+        )
     except ServiceError as exc:
         return await _page(request, session, exc.status, problem=exc)
     flash(

@@ -569,6 +569,27 @@ class GraphClient:
             dict[str, Any], await self.request("GET", user_path(user, "calendar"), params=params)
         )
 
+    # -- calendars (the dedicated hiring calendar hiresync creates) -------------------------
+
+    async def list_calendars(self, user: str) -> list[dict[str, Any]]:
+        """Every calendar of the mailbox, all pages (``GET /users/{user}/calendars``)."""
+        params = {"$select": "id,name,isDefaultCalendar,canEdit"}
+        found: list[dict[str, Any]] = []
+        async for page in self.iter_pages(user_path(user, "calendars"), params=params):
+            found += page
+        return found
+
+    async def create_calendar(self, user: str, name: str) -> dict[str, Any]:
+        """``POST /users/{user}/calendars``. A name the mailbox already has is a ``Conflict``
+        (409 ``ErrorFolderExists``), also when an earlier attempt's answer was lost."""
+        answer = await self.request("POST", user_path(user, "calendars"), json={"name": name})
+        return cast(dict[str, Any], answer)
+
+    async def delete_calendar(self, user: str, calendar_id: str) -> None:
+        """``DELETE /users/{user}/calendars/{id}`` with its events (Graph refuses the default
+        calendar)."""
+        await self.request("DELETE", user_path(user, "calendars", quote(calendar_id, safe="")))
+
 
 async def _read(response: httpx.Response) -> bytes:
     """The body of a streamed response, which is then closed.

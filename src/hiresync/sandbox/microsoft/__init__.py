@@ -17,9 +17,12 @@ Routes (relative to the mount point):
   ``/{tenant}/v2.0/.well-known/openid-configuration``, ``/{tenant}/discovery/v2.0/keys``
 * Graph: ``/graph/v1.0/users``, ``/graph/v1.0/users/{id|upn}``,
   ``/graph/v1.0/users/{id|upn}/calendar/getSchedule``, ``/graph/v1.0/users/{id|upn}/calendarView``,
-  ``…/calendar``, ``…/calendars[/{id}]``, ``…/events`` (POST, GET with the extended-property
+  ``…/calendar``, ``…/calendars`` (GET, POST: a new calendar), ``…/calendars/{id}`` (GET,
+  PATCH, DELETE; not the default one: see ``graph_calendars.py``), ``…/events`` (POST, GET
+  with the extended-property
   ``$filter``), ``…/events/{id}`` (GET/PATCH/DELETE), ``…/events/{id}/cancel`` (also under
-  ``calendar/`` and ``calendars/{id}/``; and ``/me/…`` for delegated tokens). Meetings put
+  ``calendar/`` and ``calendars/{id}/``, where creates and lists are that calendar's; and
+  ``/me/…`` for delegated tokens; only the default calendar counts in getSchedule). Meetings put
   copies in attendee mailboxes of the tenant and log every message (see ``meetings.py``).
   ``…/calendarView/delta`` and ``…/calendars/{id}/calendarView/delta`` (rounds of
   ``$skiptoken`` pages ending in a ``$deltatoken``, ``@removed``, 410 on expired tokens: see
@@ -35,6 +38,8 @@ Routes (relative to the mount point):
   ``…/users/{u}/events/{id}`` (PATCH/DELETE: the user edits the event in Outlook),
   ``…/expire-delta-tokens`` (POST ``{user?, reset?}``), ``/_control/subscriptions`` (GET),
   ``/_control/subscriptions/{id}/expire-silently`` and ``…/lifecycle`` (POST),
+  ``…/users/{u}/calendars`` (POST ``{name}``) and ``…/users/{u}/calendars/{id|name}``
+  (DELETE): the user adds or deletes a calendar in Outlook,
   ``/_control/notifications`` (GET: every delivery), ``/_control/notifications/deliver`` (POST)
 * ``/``: HTML overview of tenants, sign-in accounts, apps and the latest meeting messages;
   ``/invitations[?tenant=…]``: every message sent.
@@ -46,7 +51,9 @@ Python: ``sandbox.respond(tenant, event_id, attendee, "declined")``,
 
 Sync (issue 6): ``sandbox.create_event_as_user(tenant, user, graph_body)``,
 ``sandbox.update_event_as_user(tenant, user, event_id, patch_body)``,
-``sandbox.delete_event_as_user(tenant, user, event_id)`` (changes made in Outlook, not through
+``sandbox.delete_event_as_user(tenant, user, event_id)``,
+``sandbox.create_calendar_as_user(tenant, user, name)`` (then ``create_event_as_user(…,
+calendar=id)``), ``sandbox.delete_calendar_as_user(tenant, user, id_or_name)`` (changes made in Outlook, not through
 Graph: attendees and subscribers are told); ``sandbox.expire_delta_tokens(tenant, user=None,
 reset=False)``; ``sandbox.deliver_notifications(force=False)`` (with
 ``limits.notification_delivery = "manual"``; "background" sends on its own),

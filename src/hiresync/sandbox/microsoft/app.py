@@ -59,6 +59,12 @@ def create_app(sandbox: MicrosoftSandbox) -> Starlette:
             sync.event,
             methods=["PATCH", "DELETE"],
         ),
+        Route(f"{tenant_control}/users/{{user}}/calendars", sync.calendars, methods=["POST"]),
+        Route(
+            f"{tenant_control}/users/{{user}}/calendars/{{calendar}}",
+            sync.calendars,
+            methods=["DELETE"],
+        ),
         Route(f"{tenant_control}/expire-delta-tokens", sync.expire_delta_tokens, methods=["POST"]),
         Route("/_control/subscriptions", sync.subscriptions, methods=["GET"]),
         Route(

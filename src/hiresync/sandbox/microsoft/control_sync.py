@@ -70,6 +70,25 @@ class SyncControl:
             return _problem(400, str(exc))
         return JSONResponse({"id": event.id, "changeKey": event.change_key})
 
+    async def calendars(self, request: Request) -> Response:
+        """POST ``{name}`` on ``…/users/{u}/calendars``: the user adds a calendar in Outlook;
+        DELETE ``…/users/{u}/calendars/{id or name}``: they delete one (with its events)."""
+        tenant, user = request.path_params["tenant"], request.path_params["user"]
+        try:
+            if request.method == "DELETE":
+                ref = request.path_params["calendar"]
+                self.sandbox.delete_calendar_as_user(tenant, user, ref)
+                return Response(status_code=204)
+            name = str((await _body(request)).get("name") or "").strip()
+            if not name:
+                return _problem(400, "name is required")
+            made = self.sandbox.create_calendar_as_user(tenant, user, name)
+        except KeyError as exc:
+            return _problem(404, f"unknown tenant, user or calendar: {exc}")
+        except ValueError as exc:
+            return _problem(409 if "already exists" in str(exc) else 400, str(exc))
+        return JSONResponse({"id": made.id, "name": made.name}, status_code=201)
+
     async def expire_delta_tokens(self, request: Request) -> Response:
         """POST ``{user?, reset?}``: expire the tenant's (or a mailbox's) delta tokens."""
         try:

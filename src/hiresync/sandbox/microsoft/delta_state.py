@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from .model import Event, Limits, User
+from .model import Calendar, Event, Limits, User
 from .recurrence import MailboxIndex, Occurrence
 
 RowKind = Literal["full", "master", "stub", "removed"]
@@ -150,9 +150,10 @@ def item_id(occurrence: Occurrence) -> str:
 
 
 def current_view(
-    user: User, index: MailboxIndex, start: datetime, end: datetime, limits: Limits
+    user: User | Calendar, index: MailboxIndex, start: datetime, end: datetime, limits: Limits
 ) -> tuple[list[list[Row]], Snapshot]:
-    """The calendar view now, grouped by series (in start order), and its snapshot."""
+    """The calendar view now (of ``user``'s default calendar, or of a ``Calendar``), grouped
+    by series (in start order), and its snapshot."""
     masters = {event.id: fingerprint(event) for event in user.events}
     series: dict[str, list[Occurrence]] = {}
     for item in index.overlapping(start, end):

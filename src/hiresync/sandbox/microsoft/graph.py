@@ -148,15 +148,27 @@ def _event_routes(prefix: str) -> list[GraphRoute]:
         )
         for tail, method, handler, perms, name in rows
     ]
-    routes += [
-        _route(prefix + path, "GET", handler, CALENDAR_READ, mailbox=True, name=name)
-        for path, handler, name in (
-            ("/calendar", ev.get_calendar, "getCalendar"),
-            ("/calendars", ev.list_calendars, "listCalendars"),
-            ("/calendars/{cid}", ev.get_calendar, "getCalendar"),
-        )
+    return routes + _calendar_routes(prefix)
+
+
+def _calendar_routes(prefix: str) -> list[GraphRoute]:
+    """The mailbox's calendars themselves (``graph_calendars``)."""
+    from . import graph_calendars as cal
+
+    rows = [
+        ("/calendar", "GET", cal.get_calendar, CALENDAR_READ, "getCalendar"),
+        ("/calendars", "GET", cal.list_calendars, CALENDAR_READ, "listCalendars"),
+        ("/calendars", "POST", cal.create_calendar, CALENDAR_WRITE, "createCalendar"),
+        ("/calendars/{cid}", "GET", cal.get_calendar, CALENDAR_READ, "getCalendar"),
+        ("/calendars/{cid}", "PATCH", cal.update_calendar, CALENDAR_WRITE, "updateCalendar"),
+        ("/calendars/{cid}", "DELETE", cal.delete_calendar, CALENDAR_WRITE, "deleteCalendar"),
     ]
-    return routes
+    return [
+        _route(
+            prefix + path, method, handler, perms, mailbox=True, name=name, writes=method != "GET"
+        )
+        for path, method, handler, perms, name in rows
+    ]
 
 
 def _subscription_routes() -> list[GraphRoute]:
@@ -199,7 +211,7 @@ def build_routes() -> list[GraphRoute]:
                 name="getSchedule",
             ),
             _route(
-                prefix + r"/(?:calendar/)?calendarView",
+                prefix + r"/(?:calendar/|calendars/{cid}/)?calendarView",
                 "GET",
                 calendar_view,
                 CALENDAR_READ,

@@ -209,13 +209,19 @@ def _page_size(call: GraphCall) -> tuple[int, str | None]:
 
 async def calendar_view(call: GraphCall) -> Response:
     """Occurrences overlapping the window (series expanded, cancelled ones removed), paged
-    with ``$skip`` in ``@odata.nextLink`` as Outlook does."""
+    with ``$skip`` in ``@odata.nextLink`` as Outlook does; the default calendar's, or under
+    ``calendars/{id}/`` that calendar's (404 ``ErrorItemNotFound`` once it is deleted)."""
+    from .graph_events import GraphProblem, target
+
     user = _mailbox(call)
     if isinstance(user, Response):
         return user
     try:
+        calendar = target(call)[1]
         start, end = _view_window(call)
         zone, label, applied_tz = output_zone(call)
+    except GraphProblem as exc:
+        return graph_error(call.request, exc.status, exc.code, exc.message)
     except BadRequest as exc:
         return _bad(call, exc)
     size, applied_page = _page_size(call)
@@ -223,7 +229,7 @@ async def calendar_view(call: GraphCall) -> Response:
     skip = int(skip_raw) if skip_raw.isdigit() else 0
     items = [
         o
-        for o in call.sandbox.mailbox_index(user).overlapping(start, end)
+        for o in call.sandbox.mailbox_index(user, calendar).overlapping(start, end)
         if o.start < end and not o.event.is_cancelled
     ]
     page = items[skip : skip + size]
@@ -243,7 +249,9 @@ async def calendar_view(call: GraphCall) -> Response:
 def _view_next(call: GraphCall, root: str, skip: int) -> str:
     keep = [(k, v) for k, v in call.request.query_params.multi_items() if k != "$skip"]
     parts = [f"{k}={quote(v, safe=':')}" for k, v in keep] + [f"$skip={skip}"]
-    return f"{root}/users/{call.params.get('uid', '')}/calendarView?" + "&".join(parts)
+    cid = call.params.get("cid")
+    view = f"calendars/{cid}/calendarView" if cid else "calendarView"
+    return f"{root}/users/{call.params.get('uid', '')}/{view}?" + "&".join(parts)
 
 
 def event_json(item: Occurrence, user: User, zone: tzinfo, label: str) -> dict[str, Any]:

@@ -30,9 +30,8 @@ from .delta_state import Round, Row, TokenGone, changes, current_view
 from .event_wire import render_event
 from .graph import GraphCall
 from .graph_calendar import _PREFER_PAGE, BadRequest, _view_window, output_zone
-from .graph_events import GraphProblem
-from .graph_events import _mailbox as resolve_mailbox
-from .model import User
+from .graph_events import GraphProblem, target
+from .model import Calendar, User
 from .wire import graph_error, graph_json, graph_root
 
 UNSUPPORTED = ("$select", "$expand", "$filter", "$orderby", "$search")
@@ -57,10 +56,10 @@ async def calendar_view_delta(call: GraphCall) -> Response:
 
 
 def _delta(call: GraphCall) -> Response:
-    user = resolve_mailbox(call)
+    user, calendar = target(call)  # a deleted calendar: 404 ErrorItemNotFound, token or not
     zone, label, applied_zone = output_zone(call)
     size, applied_page = _page_size(call)
-    round_, offset = _round(call, user)
+    round_, offset = _round(call, user, calendar)
     sandbox, limits = call.sandbox, call.sandbox.limits
     rows, following = round_.page(offset, size)
     body: dict[str, Any] = {
@@ -79,24 +78,27 @@ def _delta(call: GraphCall) -> Response:
     )
 
 
-def _round(call: GraphCall, user: User) -> tuple[Round, int]:
-    """The round this request belongs to and the group offset of its page."""
+def _round(call: GraphCall, user: User, calendar: Calendar | None) -> tuple[Round, int]:
+    """The round this request belongs to and the group offset of its page. Tokens belong to
+    one calendar (``tenant/user`` for the default one, ``tenant/user/calendar`` another)."""
     sandbox, query = call.sandbox, call.request.query_params
-    mailbox, now, limits = f"{call.tenant.id}/{user.id}", sandbox.clock(), sandbox.limits
+    holder: User | Calendar = user if calendar is None else calendar
+    mailbox = f"{call.tenant.id}/{user.id}" + ("" if calendar is None else f"/{calendar.id}")
+    now, limits = sandbox.clock(), sandbox.limits
     skip, delta = query.get("$skiptoken"), query.get("$deltatoken")
     if skip:
         token = sandbox.delta_tokens.find(skip, mailbox, now, limits)
         if token.round is None:  # a $deltatoken passed as $skiptoken
             raise TokenGone(False, token)
         return token.round, token.offset
-    index = sandbox.mailbox_index(user)
+    index = sandbox.mailbox_index(user, calendar)
     if delta:
         token = sandbox.delta_tokens.find(delta, mailbox, now, limits)
         if token.snapshot is None:
             raise TokenGone(False, token)
-        if token.snapshot.version == user.version:  # nothing was written since
+        if token.snapshot.version == holder.version:  # nothing was written since
             return Round(mailbox, token.start, token.end, [], token.snapshot), 0
-        groups, snapshot = current_view(user, index, token.start, token.end, limits)
+        groups, snapshot = current_view(holder, index, token.start, token.end, limits)
         sent = changes(token.snapshot, groups, snapshot, limits)
         return Round(mailbox, token.start, token.end, _paged(sent, call), snapshot), 0
     bad = [name for name in UNSUPPORTED if name in query]
@@ -107,7 +109,7 @@ def _round(call: GraphCall, user: User) -> tuple[Round, int]:
             f"'CalendarView' resource: '{', '.join(bad)}'.",
         )
     start, end = _view_window(call)
-    groups, snapshot = current_view(user, index, start, end, limits)
+    groups, snapshot = current_view(holder, index, start, end, limits)
     return Round(mailbox, start, end, _paged(groups, call), snapshot), 0
 
 

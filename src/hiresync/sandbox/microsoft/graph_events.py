@@ -13,8 +13,9 @@ Wire behaviour, with the page of ``microsoft-graph-docs-contrib`` each comes fro
 * ``PATCH`` → 200 with the event, new changeKey (event-update.md); ``DELETE`` → 204
   (event-delete.md); ``POST …/cancel`` → 202, organizer only (event-cancel.md).
 * unknown ids → 404 ``ErrorItemNotFound``; times in UTC unless ``Prefer: outlook.timezone``.
-* ``GET …/calendar``, ``…/calendars``, ``…/calendars/{id}`` with
-  ``allowedOnlineMeetingProviders`` (concepts/outlook-calendar-online-meetings.md).
+* every route also under ``calendars/{id}/``: a create or list there is that calendar's; an
+  event is found by id whichever calendar holds it (ids are unique in the mailbox,
+  microsoft-graph-docs issue #391). The calendars themselves: ``graph_calendars.py``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from .event_body import fingerprint, parse_event_body
 from .event_wire import CANONICAL, etag, extended_json, render_event
 from .graph import GraphCall
 from .graph_calendar import BadRequest, output_zone
-from .model import Event, User
+from .model import Calendar, Event, User
 from .odata_query import (
     PropertyFilter,
     UnsupportedQuery,
@@ -59,15 +60,24 @@ def calendar_id(user: User) -> str:
     return "AAMkAD" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _mailbox(call: GraphCall) -> User:
+def target(call: GraphCall) -> tuple[User, Calendar | None]:
+    """The mailbox, and the calendar the path names (``calendars/{cid}``; None: the default
+    one, also when named by its id). An unknown or deleted calendar: 404 ErrorItemNotFound."""
     ref = call.params.get("uid", "")
     user = call.sandbox.find_user(call.tenant, ref)
     if user is None or not user.has_mailbox:
         raise GraphProblem(404, "ErrorInvalidUser", f"The requested user '{ref}' is invalid.")
     wanted = call.params.get("cid")
-    if wanted is not None and wanted != calendar_id(user):
+    if wanted is None or wanted == calendar_id(user):
+        return user, None
+    found = call.sandbox.calendar_of(user, wanted)
+    if found is None:
         raise GraphProblem(404, "ErrorItemNotFound", NOT_FOUND)
-    return user
+    return user, found
+
+
+def _mailbox(call: GraphCall) -> User:
+    return target(call)[0]
 
 
 def _event(call: GraphCall) -> tuple[User, Event]:
@@ -121,11 +131,11 @@ async def create_event(call: GraphCall) -> Response:
 
 
 async def _create(call: GraphCall) -> Response:
-    user = _mailbox(call)
+    user, calendar = target(call)
     raw = await _body(call)
     changes = parse_event_body(raw)
     output_zone(call)  # an unsupported Prefer zone fails before anything is written
-    event, _ = meetings.create(call.sandbox, call.tenant, user, changes, fingerprint(raw))
+    event, _ = meetings.create(call.sandbox, call.tenant, user, changes, fingerprint(raw), calendar)
     body, applied = _render(call, user, event)
     body = {"@odata.context": _context(call, user, "events/$entity"), **body}
     return graph_json(call.request, body, 201, headers=_prefer(applied))
@@ -214,11 +224,14 @@ async def list_events(call: GraphCall) -> Response:
 
 
 async def _list(call: GraphCall) -> Response:
-    user = _mailbox(call)
+    """The events of one calendar: ``calendars/{cid}/events``, or the default one's (⚠
+    whether ``/events`` also lists other calendars' is not said; it does not here)."""
+    user, calendar = target(call)
     wanted, select, expand = _filter(call), _select(call), _expand(call)
     size, skip = _page(call)
     zone, label, applied = output_zone(call)
-    found = [e for e in user.events if wanted is None or wanted.matches(e.extended)]
+    events = call.sandbox.events_in(user, calendar)
+    found = [e for e in events if wanted is None or wanted.matches(e.extended)]
     page = found[skip : skip + size]
     body: dict[str, Any] = {"@odata.context": _context(call, user, "events")}
     if skip + size < len(found):
@@ -273,49 +286,3 @@ async def _cancel(call: GraphCall) -> Response:
         raise GraphProblem(400, "ErrorInvalidRequest", NOT_ORGANIZER)
     meetings.remove(call.sandbox, call.tenant, user, event, str(params.get("comment") or ""))
     return Response(status_code=202, headers=graph_headers(call.request))
-
-
-def calendar_json(call: GraphCall, user: User) -> dict[str, Any]:
-    allowed = list(meetings.allowed_providers(call.tenant, user))
-    return {
-        "@odata.id": f"{graph_root(call.request)}/users('{quote(user.id)}')/calendars"
-        f"('{calendar_id(user)}')",
-        "id": calendar_id(user),
-        "name": "Calendar",
-        "color": "auto",
-        "hexColor": "",
-        "isDefaultCalendar": True,
-        "changeKey": calendar_id(user)[-16:],
-        "canShare": True,
-        "canViewPrivateItems": True,
-        "canEdit": True,
-        "allowedOnlineMeetingProviders": allowed,
-        "defaultOnlineMeetingProvider": allowed[0] if allowed else "unknown",
-        "isTallyingResponses": True,
-        "isRemovable": False,
-        "owner": {"name": user.display_name, "address": user.mail},
-    }
-
-
-async def get_calendar(call: GraphCall) -> Response:
-    return await _answer(call, _get_calendar)
-
-
-async def _get_calendar(call: GraphCall) -> Response:
-    user = _mailbox(call)
-    tail = "calendars/$entity" if "cid" in call.params else "calendar/$entity"
-    body = {"@odata.context": _context(call, user, tail), **calendar_json(call, user)}
-    return graph_json(call.request, body)
-
-
-async def list_calendars(call: GraphCall) -> Response:
-    return await _answer(call, _list_calendars)
-
-
-async def _list_calendars(call: GraphCall) -> Response:
-    user = _mailbox(call)
-    body = {
-        "@odata.context": _context(call, user, "calendars"),
-        "value": [calendar_json(call, user)],
-    }
-    return graph_json(call.request, body)

@@ -112,7 +112,7 @@ async def create_subscription(call: GraphCall) -> Response:
 async def _create(call: GraphCall) -> Response:
     hub = call.sandbox.subscriptions
     wanted = parse_create(await _json(call), call.sandbox.limits, hub.now())
-    user_id = _watched(call, wanted)
+    user_id, watched_calendar = _watched(call, wanted)
     await validate_endpoint(call, wanted.notification_url)
     if wanted.lifecycle_url:
         await validate_endpoint(call, wanted.lifecycle_url)
@@ -135,21 +135,25 @@ async def _create(call: GraphCall) -> Response:
             expires=wanted.expires,
             created=hub.now(),
             tls_version=wanted.tls_version,
+            calendar_id=watched_calendar,
         )
     )
     return graph_json(call.request, subscription_json(sub, graph_root(call.request)), 201)
 
 
-def _watched(call: GraphCall, wanted: CreateRequest) -> str:
-    """The mailbox the resource names (``me`` only with a delegated token)."""
+def _watched(call: GraphCall, wanted: CreateRequest) -> tuple[str, str | None]:
+    """The mailbox the resource names (``me`` only with a delegated token), and the one
+    calendar watched (None: every calendar of the mailbox)."""
     from .graph_events import calendar_id
 
     if wanted.user_ref is None and not call.delegated:
         raise bad("/me request is only valid with delegated authentication flow.", "BadRequest")
     ref = wanted.user_ref or str(call.claims.get("oid", ""))
     user = call.sandbox.find_user(call.tenant, ref)
-    missing = user is None or not user.has_mailbox
-    if missing or (wanted.calendar_id and wanted.calendar_id != calendar_id(user)):  # type: ignore[arg-type]
+    known = user is not None and user.has_mailbox
+    if known and wanted.calendar_id and wanted.calendar_id != calendar_id(user):  # type: ignore[arg-type]
+        known = call.sandbox.calendar_of(user, wanted.calendar_id) is not None  # type: ignore[arg-type]
+    if not known:
         raise SubscriptionError(
             404,
             "ExtensionError",
@@ -157,7 +161,9 @@ def _watched(call: GraphCall, wanted: CreateRequest) -> str:
             "was not found in the store.]",
         )
     assert user is not None
-    return user.id
+    if wanted.default_calendar:
+        return user.id, calendar_id(user)
+    return user.id, wanted.calendar_id
 
 
 async def list_subscriptions(call: GraphCall) -> Response:

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 from .event_body import check_recurrence, check_times
 from .event_wire import ICAL_PREFIX
 from .graph_calendar import BadRequest
-from .model import Attendee, Event, SentMessage, Tenant, User
+from .model import Attendee, Calendar, Event, SentMessage, Tenant, User
 from .odata_query import property_key
 from .sandbox import MicrosoftSandbox
 
@@ -87,8 +87,20 @@ def utcnow(sandbox: MicrosoftSandbox) -> datetime:
     return datetime.fromtimestamp(sandbox.clock(), UTC)
 
 
+def mailbox_events(user: User) -> list[Event]:
+    """Every event of the mailbox, the default calendar's first: event ids are unique across
+    its calendars, and ``/events/{id}`` finds one in any of them (docs issue #391)."""
+    return [*user.events, *(e for c in user.calendars for e in c.events)]
+
+
 def find_event(user: User, event_id: str) -> Event | None:
-    return next((e for e in user.events if e.id == event_id), None)
+    return next((e for e in mailbox_events(user) if e.id == event_id), None)
+
+
+def _holding(user: User, event: Event) -> list[Event]:
+    """The list of the calendar that holds ``event``."""
+    calendar = next((c for c in user.calendars if c.id == event.calendar), None)
+    return user.events if calendar is None else calendar.events
 
 
 def allowed_providers(tenant: Tenant, user: User) -> tuple[str, ...]:
@@ -180,11 +192,12 @@ def _merge_attendees(before: list[Attendee], after: list[Attendee]) -> list[Atte
 
 
 def _replay(
-    sandbox: MicrosoftSandbox, user: User, changes: dict[str, Any], digest: str
+    sandbox: MicrosoftSandbox, events: list[Event], changes: dict[str, Any], digest: str
 ) -> Event | None:
-    """The event an earlier POST with this transactionId created, if it is a retry."""
+    """The event an earlier POST with this transactionId created in this calendar, if it is
+    a retry (⚠ whether Outlook looks in the calendar or the whole mailbox is undocumented)."""
     transaction = changes.get("transaction_id")
-    found = next((e for e in user.events if transaction and e.transaction_id == transaction), None)
+    found = next((e for e in events if transaction and e.transaction_id == transaction), None)
     if found is None or found.fingerprint == digest:
         return found
     mode = sandbox.limits.transaction_id_mismatch
@@ -197,10 +210,17 @@ def _replay(
 
 
 def create(
-    sandbox: MicrosoftSandbox, tenant: Tenant, user: User, changes: dict[str, Any], digest: str
+    sandbox: MicrosoftSandbox,
+    tenant: Tenant,
+    user: User,
+    changes: dict[str, Any],
+    digest: str,
+    calendar: Calendar | None = None,
 ) -> tuple[Event, bool]:
-    """``POST /events``: (event, created); a retried transactionId returns the first one."""
-    existing = _replay(sandbox, user, changes, digest)
+    """``POST /events`` (into ``calendar``; None: the default one): (event, created); a
+    retried transactionId returns the first one."""
+    events = user.events if calendar is None else calendar.events
+    existing = _replay(sandbox, events, changes, digest)
     if existing is not None:
         return existing, False
     if "start" not in changes or "end" not in changes:
@@ -219,14 +239,15 @@ def create(
         ical_uid=ICAL_PREFIX + f"{sandbox.random.getrandbits(320):080X}",
         transaction_id=changes.get("transaction_id"),
         fingerprint=digest,
+        calendar="" if calendar is None else calendar.id,
     )
     _apply(event, changes)
     check_recurrence(event)
     _enable_online(sandbox, tenant, user, event, changes)
     _stamp(sandbox, event)
-    user.events.append(event)
+    events.append(event)
     sandbox.event_owners[event.id] = user.id
-    sandbox.touch(user)
+    sandbox.touch(user, event)
     sandbox.event_changed(user, event, "created")
     for attendee in event.attendees:
         _send(sandbox, tenant, event, attendee, "request")
@@ -247,7 +268,7 @@ def update(
     check_recurrence(event)
     _enable_online(sandbox, tenant, user, event, changes)
     _stamp(sandbox, event)
-    sandbox.touch(user)
+    sandbox.touch(user, event)
     sandbox.event_changed(user, event, "updated")
     if event.organizer.lower() == user.mail.lower() and (before or event.attendees):
         moved = (event.start, event.end) != old_times
@@ -283,9 +304,9 @@ def remove(
     sandbox: MicrosoftSandbox, tenant: Tenant, user: User, event: Event, comment: str = ""
 ) -> None:
     """DELETE / cancel: off the calendar; an organizer's attendees get a cancellation."""
-    user.events.remove(event)
+    _holding(user, event).remove(event)
     sandbox.event_owners.pop(event.id, None)
-    sandbox.touch(user)
+    sandbox.touch(user, event)
     sandbox.event_changed(user, event, "deleted")
     if event.organizer.lower() != user.mail.lower() or not event.attendees:
         return
@@ -401,7 +422,7 @@ def respond(
         raise KeyError(f"{attendee} is not an attendee of {event_id}")
     tracked.response, tracked.response_time = response, utcnow(sandbox)
     _stamp(sandbox, event)
-    sandbox.touch(organizer)
+    sandbox.touch(organizer, event)
     sandbox.event_changed(organizer, event, "updated")
     mailbox = sandbox.find_mailbox(tenant, attendee)
     mine = copy_of(mailbox, event.ical_uid) if mailbox else None
@@ -441,7 +462,9 @@ def _organizer_event(
 
 
 def copy_of_organizer(user: User, ical: str) -> Event | None:
+    """The organizer's event, in whichever of their calendars it is."""
+    mail = user.mail.lower()
     return next(
-        (e for e in user.events if e.ical_uid == ical and e.organizer.lower() == user.mail.lower()),
+        (e for e in mailbox_events(user) if e.ical_uid == ical and e.organizer.lower() == mail),
         None,
     )

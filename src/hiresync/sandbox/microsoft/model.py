@@ -142,6 +142,11 @@ class Limits:
     missed_on_drop: bool = True  # a dropped notification sends a `missed` lifecycle event
     reauthorization_grace: float = 600.0  # ⚠ delivery pauses this long after the challenge
     duplicate_updated_rate: float = 0.0  # ⚠ Outlook often repeats `updated`; set > 0 to test
+    # Calendars (graph_calendars). What happens to subscriptions on a calendar that is
+    # deleted is undocumented ⚠: "removed" sends them ``subscriptionRemoved``, "silent" just
+    # drops them.
+    deleted_calendar_subscriptions: str = "removed"
+    calendars_page_size: int = 10  # ⚠ as for events
 
 
 @dataclass(frozen=True)
@@ -263,10 +268,26 @@ class Event:
     extended: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (id, value)
     reminder_minutes: int = 15
     fingerprint: str = ""  # the create body a transactionId was first seen with
+    calendar: str = ""  # the id of the (secondary) calendar holding it; "": the default one
 
     @property
     def is_private(self) -> bool:
         return self.sensitivity in ("private", "confidential")
+
+
+@dataclass
+class Calendar:
+    """A calendar of a mailbox other than its default one (whose events are ``User.events``).
+
+    It has the two things a calendar view needs of a holder of events, ``events`` and a
+    ``version`` bumped on every write (see ``MicrosoftSandbox.touch``)."""
+
+    id: str
+    name: str
+    color: str = "auto"
+    change_key: str = ""
+    events: list[Event] = field(default_factory=list)
+    version: int = 0
 
 
 @dataclass
@@ -294,6 +315,9 @@ class User:
     version: int = 0
     # None: the tenant's setting applies (Tenant.online_meeting_providers).
     online_meeting_providers: tuple[str, ...] | None = None
+    calendar_name: str = "Calendar"  # the default calendar's, renamable like any other
+    calendar_color: str = "auto"
+    calendars: list[Calendar] = field(default_factory=list)  # every other calendar
 
     def addresses(self) -> set[str]:
         """Every SMTP address (lower-cased) the mailbox answers to."""

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil import rrule
 
-from .model import Event, Override, User
+from .model import Calendar, Event, Override, User
 
 _WEEKDAYS = {
     "monday": rrule.MO,
@@ -143,7 +143,7 @@ def is_occurrence_date(event: Event, day: date) -> bool:
     return bool(build_rule(event).between(local, local + timedelta(days=1), inc=False))
 
 
-def _max_duration(user: User) -> timedelta:
+def _max_duration(user: User | Calendar) -> timedelta:
     longest = timedelta(hours=1)
     for event in user.events:
         longest = max(longest, event.end - event.start)
@@ -154,9 +154,10 @@ def _max_duration(user: User) -> timedelta:
 
 
 class MailboxIndex:
-    """Lazily expanded, chunk-cached occurrences of one mailbox; rebuilt when the user changes."""
+    """Lazily expanded, chunk-cached occurrences of one calendar (a user's default one, or
+    another ``Calendar``); rebuilt when its version changes."""
 
-    def __init__(self, user: User) -> None:
+    def __init__(self, user: User | Calendar) -> None:
         self.user = user
         self.version = user.version
         self.max_duration = _max_duration(user)

@@ -22,6 +22,7 @@ from .model import (
     WORLDWIDE,
     AppRegistration,
     AuthCode,
+    Calendar,
     ClientSecret,
     CloudInfo,
     Event,
@@ -342,7 +343,7 @@ class MicrosoftSandbox:
         if event.recurrence is None or not is_occurrence_date(event, original_day):
             raise ValueError(f"{original_day} is not an occurrence of {event.subject!r}")
         event.exceptions[original_day] = override
-        self.touch(user)
+        self.touch(user, event)
         self.event_changed(user, event, "updated")
 
     def new_event_id(self) -> str:
@@ -351,20 +352,87 @@ class MicrosoftSandbox:
         raw = b"\x00\x00\x0e\x00" + self.random.getrandbits(8 * 44).to_bytes(44, "big")
         return "AAMkA" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
-    def touch(self, user: User) -> None:
-        """Mark a user's calendar as changed so its cached expansion is rebuilt."""
-        user.version += 1
+    def touch(self, user: User, event: Event | None = None) -> None:
+        """Mark a user's calendar (the one holding ``event``; by default the default one) as
+        changed so its cached expansion is rebuilt and delta sees a new version."""
+        found = self.calendar_of(user, event.calendar) if event and event.calendar else None
+        if found is not None:
+            found.version += 1
+        else:
+            user.version += 1
+
+    # -- calendars other than the default one (see graph_calendars.py) ----------------------
+
+    def calendar_of(self, user: User, calendar_id: str) -> Calendar | None:
+        """One of the user's secondary calendars, by id."""
+        return next((c for c in user.calendars if c.id == calendar_id), None)
+
+    def events_in(self, user: User, calendar: Calendar | None = None) -> list[Event]:
+        """The events of one calendar (None: the default one)."""
+        return user.events if calendar is None else calendar.events
+
+    def all_events(self, user: User) -> list[Event]:
+        """Every event of the mailbox: event ids are unique across its calendars
+        (microsoft-graph-docs issue #391), so ``/events/{id}`` finds any of them."""
+        return [*user.events, *(e for c in user.calendars for e in c.events)]
+
+    def add_calendar(self, user: User, name: str, color: str = "auto") -> Calendar:
+        """A new secondary calendar; raises ValueError when the mailbox has one of that name
+        (folder names are unique, whatever their case)."""
+        taken = {user.calendar_name.lower(), *(c.name.lower() for c in user.calendars)}
+        if name.strip().lower() in taken:
+            raise ValueError(f"a calendar named {name!r} already exists")
+        import base64
+
+        raw = b"\x00\x00\x0e\x01" + self.random.getrandbits(8 * 40).to_bytes(40, "big")
+        calendar = Calendar(
+            id="AAMkAD" + base64.urlsafe_b64encode(raw).decode().rstrip("="),
+            name=name.strip(),
+            color=color,
+            change_key=base64.b64encode(self.random.getrandbits(144).to_bytes(18, "big")).decode(),
+        )
+        user.calendars.append(calendar)
+        return calendar
+
+    def drop_calendar(self, tenant: Tenant, user: User, calendar: Calendar) -> None:
+        """Delete a secondary calendar with its events (no meeting messages: the folder goes
+        to Deleted Items whole); subscriptions on it end (``Limits.deleted_calendar_…``)."""
+        user.calendars.remove(calendar)
+        for event in calendar.events:
+            self.event_owners.pop(event.id, None)
+        calendar.version += 1
+        self.subscriptions.calendar_removed(tenant.id, user.id, calendar.id)
+
+    def create_calendar_as_user(self, tenant: str | Tenant, user_ref: str, name: str) -> Calendar:
+        """The user adds a calendar in Outlook. Raises KeyError (unknown user) or ValueError
+        (the name is taken)."""
+        _, user = self._mailbox_of(tenant, user_ref)
+        return self.add_calendar(user, name)
+
+    def delete_calendar_as_user(self, tenant: str | Tenant, user_ref: str, ref: str) -> Calendar:
+        """The user deletes a (secondary) calendar in Outlook, by id or name; its events go
+        with it. Raises KeyError (unknown user or calendar)."""
+        tenant, user = self._mailbox_of(tenant, user_ref)
+        found = self.calendar_of(user, ref) or next(
+            (c for c in user.calendars if c.name.lower() == ref.lower()), None
+        )
+        if found is None:
+            raise KeyError(ref)
+        self.drop_calendar(tenant, user, found)
+        return found
 
     def event_changed(self, user: User, event: Event, change: str) -> None:
         """Every write to a mailbox reports here (``created``/``updated``/``deleted``), so that
         subscribed apps get a change notification (delta needs no report: it diffs)."""
         self.subscriptions.event_changed(user, event, change)
 
-    def mailbox_index(self, user: User) -> MailboxIndex:
-        index = self._indexes.get(user.id)
-        if index is None or index.version != user.version or index.user is not user:
-            index = MailboxIndex(user)
-            self._indexes[user.id] = index
+    def mailbox_index(self, user: User, calendar: Calendar | None = None) -> MailboxIndex:
+        """The expansion of the default calendar (what getSchedule reads), or of ``calendar``."""
+        holder: User | Calendar = user if calendar is None else calendar
+        index = self._indexes.get(holder.id)
+        if index is None or index.version != holder.version or index.user is not holder:
+            index = MailboxIndex(holder)
+            self._indexes[holder.id] = index
         return index
 
     def warm_calendars(
@@ -431,15 +499,24 @@ class MicrosoftSandbox:
     # -- sync: edits made in Outlook, delta tokens, subscriptions (see subscriptions.py) -----
 
     def create_event_as_user(
-        self, tenant: str | Tenant, user_ref: str, body: dict[str, Any]
+        self,
+        tenant: str | Tenant,
+        user_ref: str,
+        body: dict[str, Any],
+        calendar: str | None = None,
     ) -> Event:
         """The user creates an event in Outlook (not through Graph): ``body`` in Graph's event
-        JSON; attendees get invitations and subscribed apps a ``created`` notification."""
+        JSON, in the default calendar or ``calendar`` (a secondary one's id); attendees get
+        invitations and subscribed apps a ``created`` notification."""
         from .event_body import fingerprint, parse_event_body
         from .meetings import create
 
         tenant, user = self._mailbox_of(tenant, user_ref)
-        return create(self, tenant, user, parse_event_body(body), fingerprint(body))[0]
+        target = self.calendar_of(user, calendar) if calendar else None
+        if calendar and target is None:
+            raise KeyError(calendar)
+        changes = parse_event_body(body)
+        return create(self, tenant, user, changes, fingerprint(body), target)[0]
 
     def update_event_as_user(
         self, tenant: str | Tenant, user_ref: str, event_id: str, changes: dict[str, Any]

@@ -5,7 +5,11 @@ Rules (microsoft-graph-docs-contrib ``api-reference/v1.0/resources/subscription.
 
 * ``resource`` ``users/{id|upn}/events``, ``…/calendar/events``, ``…/calendars/{id}/events``
   (``me/events`` with a delegated token); ``changeType`` a comma list of created, updated,
-  deleted; ``clientState`` at most 128 characters, echoed in every notification;
+  deleted; ``clientState`` at most 128 characters, echoed in every notification. ``…/events``
+  covers "all events in a user's mailbox" (outlook-change-notifications-overview.md), every
+  calendar of it; ``…/calendar/events`` only the default calendar, ``…/calendars/{id}/events``
+  only that one (an unknown calendar: 404). A calendar deleted ends its subscriptions
+  (``Limits.deleted_calendar_subscriptions`` ⚠);
 * ``notificationUrl`` and ``lifecycleNotificationUrl`` must be https. The sandbox's one
   concession for local runs: ``Limits.http_notification_urls`` ("localhost" by default) also
   accepts http on the loopback; "never" is Graph's own rule;
@@ -60,7 +64,8 @@ PAYLOAD_ERROR = (
     "camelCased properly?"
 )
 _RESOURCE = re.compile(
-    r"^/?(?:users/(?P<uid>[^/]+)|(?P<me>me))/(?:calendar/|calendars/(?P<cid>[^/]+)/)?events/?$",
+    r"^/?(?:users/(?P<uid>[^/]+)|(?P<me>me))/"
+    r"(?:(?P<default>calendar)/|calendars/(?P<cid>[^/]+)/)?events/?$",
     re.IGNORECASE,
 )
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -95,6 +100,7 @@ class Subscription:
     tls_version: str = "v1_2"
     state: str = "active"  # active | stalled (silently dead, still listed)
     reauthorize_by: float | None = None  # delivery pauses after this (reauthorizationRequired)
+    calendar_id: str | None = None  # the one calendar watched; None: all of the mailbox
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,7 @@ class CreateRequest:
     expires: datetime
     client_state: str | None
     tls_version: str
+    default_calendar: bool = False  # ``…/calendar/events``
 
 
 def _required(body: dict[str, Any], name: str) -> Any:
@@ -189,6 +196,7 @@ def parse_create(body: Any, limits: Limits, now: datetime) -> CreateRequest:
         expires,
         state,
         str(body.get("latestSupportedTlsVersion") or "v1_2"),
+        bool(found.group("default")),
     )
 
 
@@ -307,8 +315,11 @@ class SubscriptionHub:
         """Queue a notification for every live subscription on ``user``'s events."""
         if not self.items:
             return
+        held_in = event.calendar or None
         for sub in self.listed():
             if sub.user_id != user.id or change not in sub.change_types:
+                continue
+            if sub.calendar_id is not None and sub.calendar_id != (held_in or _default_id(user)):
                 continue
             if not self.delivering(sub):
                 self.sandbox.stats.notifications["lost_while_paused"] += 1
@@ -350,7 +361,23 @@ class SubscriptionHub:
             if client_id is None or sub.client_id == client_id:
                 self.lifecycle(sub, "reauthorizationRequired")
 
+    def calendar_removed(self, tenant_id: str, user_id: str, calendar_id: str) -> None:
+        """A calendar was deleted: the subscriptions on it end (⚠ how: see ``Limits``)."""
+        for sub in self.listed(tenant_id):
+            if sub.user_id != user_id or sub.calendar_id != calendar_id:
+                continue
+            if self.sandbox.limits.deleted_calendar_subscriptions == "removed":
+                self.lifecycle(sub, "subscriptionRemoved")
+            else:
+                self.remove(sub.id)
+
     def user_removed(self, tenant_id: str, user_id: str) -> None:
         for sub in self.listed(tenant_id):
             if sub.user_id == user_id:
                 self.lifecycle(sub, "subscriptionRemoved")
+
+
+def _default_id(user: User) -> str:
+    from .graph_events import calendar_id  # the routes' module, loaded by then
+
+    return calendar_id(user)
