@@ -41,7 +41,7 @@ from tests.integration.test_calendar_sync_microsoft import (
     until_held,
 )
 
-PEOPLE = ("once", "stops", "deleted", "chooser")
+PEOPLE = ("once", "stops", "deleted", "chooser", "organizer", "panel")
 
 
 @pytest.fixture
@@ -363,3 +363,63 @@ async def test_a_person_left_to_choose_picks_the_dedicated_calendar_on_the_page(
     calendars = await calendars_of(db, account.id)
     assert set(calendars) == {"dedicated", "external"}
     assert calendars["dedicated"].name == placed.platform
+
+
+async def test_an_interview_goes_into_the_organizers_dedicated_calendar_and_follows(
+    stack: Stack, placed: Any, runtime: Runtime, db: Database
+) -> None:
+    """Seed 002: interviews are "seen in the hiring platform's calendar and not the other
+    calendars". The organizer's event is written into their dedicated calendar (the
+    meeting requests still reach the interviewers' own calendars, as Exchange does), and
+    the reschedule and the cancellation reach it there."""
+    calendars = await start(runtime, db, placed, "organizer")
+    await settled(db, calendars)
+    organizer = Outlook(stack, placed.mails["organizer"])
+    (dedicated,) = named(organizer, placed.platform)
+    title = f"Panel {secrets.token_hex(3)}"
+    start_at = SOON + timedelta(days=4)
+    made = placed.api.post(
+        "/v1/interviews",
+        json={
+            "title": title,
+            "candidate": {"name": "Alex Candidate", "email": "alex.c@example.org"},
+            "interviewers": [{"email": placed.mails["panel"]}],
+            "organizer": {"email": placed.mails["organizer"]},
+            "start": start_at.isoformat(),
+            "end": (start_at + timedelta(hours=1)).isoformat(),
+            "time_zone": "UTC",
+            "meeting": {"type": "custom_link", "url": "https://meet.example.com/x"},
+            "confirm": True,
+        },
+    )
+    assert made.status_code == 201, made.text
+    interview_id = made.json()["id"]
+
+    async def in_dedicated() -> Any:
+        return [e for e in dedicated.events if e.subject == title and not e.is_cancelled]
+
+    (event,) = await eventually(in_dedicated)
+    assert event.start == start_at
+    assert placed.mails["panel"] in [a.address for a in event.attendees]
+    assert not [e for e in organizer.user.events if e.subject == title], "not the default one"
+    panel = Outlook(stack, placed.mails["panel"])
+    assert [e for e in panel.user.events if e.subject == title], "the request reached Panel"
+
+    later = start_at + timedelta(hours=3)
+    moved = placed.api.post(
+        f"/v1/interviews/{interview_id}/reschedule",
+        json={"start": later.isoformat(), "end": (later + timedelta(hours=1)).isoformat()},
+    )
+    assert moved.status_code == 200, moved.text
+
+    async def moved_there() -> bool:
+        return any(e.start == later for e in await in_dedicated())
+
+    await eventually(moved_there)
+    assert len(await in_dedicated()) == 1, "the same event, moved"
+    assert placed.api.post(f"/v1/interviews/{interview_id}/cancel", json={}).status_code == 200
+
+    async def gone() -> bool:
+        return not await in_dedicated()
+
+    await eventually(gone)

@@ -65,6 +65,9 @@ class EventDraft:
     location: str | None
     attendees: tuple[EventAttendee, ...]
     online_meeting: bool = False
+    # A calendar of the mailbox other than its default one (the organizer's dedicated
+    # calendar, issue #6); None: the default calendar.
+    calendar_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,8 +85,11 @@ class WrittenEvent:
 class EventWriter(Protocol):
     """Writes events into one company's calendars (app-only), exactly once."""
 
-    async def find(self, mailbox: str, key: str) -> WrittenEvent | None:
-        """The event carrying our ``key`` in ``mailbox``, if one exists."""
+    async def find(
+        self, mailbox: str, key: str, calendar_id: str | None = None
+    ) -> WrittenEvent | None:
+        """The event carrying our ``key`` in ``mailbox`` (in ``calendar_id``, else its
+        default calendar), if one exists."""
         ...
 
     async def get(self, mailbox: str, event_id: str) -> WrittenEvent | None:

@@ -348,10 +348,14 @@ async def _with_meeting(runtime: Runtime, snapshot: Snapshot) -> Snapshot | None
 async def _apply(runtime: Runtime, writer: EventWriter, snapshot: Snapshot) -> None:
     interview, link = snapshot.interview, snapshot.link
     event_id = link.external_event_id
+    # Where a new event goes: the organizer's dedicated calendar when they keep one in
+    # step (seed 002: "seen in the hiring platform's calendar, not the other calendars"),
+    # else their default one. Once written, the event is reached by its id wherever it is.
+    calendar_id = None if event_id else await dedicated_calendar(runtime, snapshot)
     if event_id is None and not snapshot.fresh:
         # A create may have reached the calendar before its job died: look before writing.
         # A link never tried cannot have one, which spares the happy path a call.
-        found = await writer.find(snapshot.address, str(interview.id))
+        found = await writer.find(snapshot.address, str(interview.id), calendar_id)
         if found is not None:
             event_id = found.event_id
             await _relinked(runtime, snapshot, found)
@@ -372,10 +376,35 @@ async def _apply(runtime: Runtime, writer: EventWriter, snapshot: Snapshot) -> N
     teams = await _teams(runtime, writer, snapshot)
     draft = draft_for(snapshot, online_meeting=teams)
     if event_id is None:
-        event = await writer.create(snapshot.address, draft)
+        event = await writer.create(snapshot.address, replace(draft, calendar_id=calendar_id))
     else:
         event = await writer.update(snapshot.address, event_id, draft)
     await _synced(runtime, snapshot, event.event_id, "written to the calendar", event)
+
+
+# The organizer's dedicated Outlook calendar, if they keep one in step with hiresync.
+_DEDICATED = text(
+    """
+SELECT c.remote_id
+  FROM synced_calendars c JOIN calendar_accounts a ON a.id = c.account_id
+ WHERE a.organization_id = :organization_id AND a.provider = 'microsoft'
+   AND a.status = 'active' AND lower(a.address) = lower(:mailbox)
+   AND c.role = 'dedicated' AND c.state <> 'disabled'
+ LIMIT 1
+"""
+)
+
+
+async def dedicated_calendar(runtime: Runtime, snapshot: Snapshot) -> str | None:
+    async with runtime.db.autocommit() as conn:
+        found: str | None = await conn.scalar(
+            _DEDICATED,
+            {
+                "organization_id": snapshot.interview.organization_id,
+                "mailbox": snapshot.link.mailbox,
+            },
+        )
+    return found
 
 
 async def _teams(runtime: Runtime, writer: EventWriter, snapshot: Snapshot) -> bool:

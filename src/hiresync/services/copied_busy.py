@@ -75,11 +75,10 @@ async def blocks_for(
     """Who the copy answers for, and their busy blocks over the window."""
     async with runtime.db.sessions() as session:
         covered, rows = await calendar_copy.busy_in(session, org_id, user_ids, start, end)
-        zones = dict(
-            (await session.execute(select(User.id, User.time_zone).where(User.id.in_(covered))))
-            .tuples()
-            .all()
+        rows_of_zones = await session.execute(
+            select(User.id, User.time_zone).where(User.id.in_(covered))
         )
+        zones: dict[uuid.UUID, str] = {ident: zone for ident, zone in rows_of_zones}
     found: dict[uuid.UUID, list[BusyBlock]] = {user: [] for user in covered}
     for row in rows:
         if row.recurring:

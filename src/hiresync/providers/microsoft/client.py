@@ -110,6 +110,13 @@ def user_path(user: str, *rest: str) -> str:
     return "/".join(("users", quote(user, safe="@"), *rest))
 
 
+def _events_path(user: str, calendar_id: str | None) -> str:
+    """A mailbox's events: of one of its calendars, or of the default one."""
+    if calendar_id is None:
+        return user_path(user, "events")
+    return user_path(user, "calendars", quote(calendar_id, safe=""), "events")
+
+
 def graph_error(response: httpx.Response) -> tuple[str | None, str]:
     """Graph's ``error.code`` and ``error.message`` (the status line for a non-JSON body)."""
     try:
@@ -503,22 +510,26 @@ class GraphClient:
 
     # -- events (interviews written into calendars) -----------------------------------
 
-    async def create_event(self, user: str, event: dict[str, Any]) -> EventWire:
-        """``POST /users/{user}/events``. The body's ``transactionId`` makes a retried
-        POST (after a lost answer) come back with the event already created."""
+    async def create_event(
+        self, user: str, event: dict[str, Any], *, calendar_id: str | None = None
+    ) -> EventWire:
+        """``POST /users/{user}/events`` (or ``…/calendars/{id}/events``). The body's
+        ``transactionId`` makes a retried POST (after a lost answer) come back with the
+        event already created."""
         answer = await self.request(
             "POST",
-            user_path(user, "events"),
+            _events_path(user, calendar_id),
             json=event,
             headers={"Prefer": f"{PREFER_UTC}, {PREFER_IMMUTABLE_ID}"},
         )
         return cast(EventWire, answer)
 
     async def find_events_by_property(
-        self, user: str, property_id: str, value: str
+        self, user: str, property_id: str, value: str, *, calendar_id: str | None = None
     ) -> list[EventWire]:
-        """Events of ``user`` carrying single-value extended property ``property_id`` set
-        to ``value``: how an event we created is found again after a crash."""
+        """Events of ``user`` (of ``calendar_id``, else the default calendar) carrying
+        single-value extended property ``property_id`` set to ``value``: how an event we
+        created is found again after a crash."""
         escaped = value.replace("'", "''")
         params = {
             "$filter": (
@@ -530,7 +541,7 @@ class GraphClient:
         found: list[EventWire] = []
         headers = {"Prefer": f"{PREFER_UTC}, {PREFER_IMMUTABLE_ID}"}
         async for page in self.iter_pages(
-            user_path(user, "events"), params=params, headers=headers
+            _events_path(user, calendar_id), params=params, headers=headers
         ):
             found.extend(cast(list[EventWire], page))
         return found

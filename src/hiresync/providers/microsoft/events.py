@@ -100,8 +100,12 @@ class MicrosoftEvents:
     def __init__(self, client: GraphClient) -> None:
         self._client = client
 
-    async def find(self, mailbox: str, key: str) -> WrittenEvent | None:
-        found = await self._client.find_events_by_property(mailbox, KEY_PROPERTY, key)
+    async def find(
+        self, mailbox: str, key: str, calendar_id: str | None = None
+    ) -> WrittenEvent | None:
+        found = await self._client.find_events_by_property(
+            mailbox, KEY_PROPERTY, key, calendar_id=calendar_id
+        )
         live = [e for e in found if not e.get("isCancelled")]
         return written(live[0]) if live else None
 
@@ -115,7 +119,9 @@ class MicrosoftEvents:
         body = event_body(draft, with_meeting=draft.online_meeting)
         body["transactionId"] = draft.transaction_id
         body["singleValueExtendedProperties"] = [{"id": KEY_PROPERTY, "value": draft.key}]
-        return written(await self._client.create_event(mailbox, body))
+        return written(
+            await self._client.create_event(mailbox, body, calendar_id=draft.calendar_id)
+        )
 
     async def update(self, mailbox: str, event_id: str, draft: EventDraft) -> WrittenEvent:
         body = event_body(draft, with_meeting=draft.online_meeting)
