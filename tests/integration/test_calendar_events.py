@@ -30,8 +30,7 @@ from tests.integration import test_interviews_api as interviews_api
 from tests.integration import test_my_calendar as my_calendar
 from tests.integration.test_my_calendar import SOON, Dav, ics, person, started
 
-# The same fixtures as the settings tests: a Radicale per test, a runtime, a database.
-radicale, runtime, db = my_calendar.radicale, my_calendar.runtime, my_calendar.db
+radicale = my_calendar.radicale  # a Radicale of its own per test, as the settings tests
 
 WEEK = timedelta(days=7)
 

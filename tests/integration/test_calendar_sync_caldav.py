@@ -98,13 +98,6 @@ async def runtime(
     await rt.close()
 
 
-@pytest.fixture
-async def db(stack: Stack) -> AsyncIterator[Database]:
-    database = Database.connect(stack.database_uri, pool_size=2)
-    yield database
-    await database.dispose()
-
-
 class Calendar:
     """The person's calendar on the server, edited as their own calendar app would."""
 

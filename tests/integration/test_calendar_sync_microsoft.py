@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -69,21 +68,6 @@ def people(stack: Stack, make_org_module: Any) -> Any:
     assert wait_for(lambda: matched() >= len(PEOPLE)), job_report(stack.database_uri)
     org.mails = mails
     return org
-
-
-@pytest.fixture
-async def runtime(stack: Stack) -> AsyncIterator[Runtime]:
-    rt = Runtime.build(stack.settings, uri=stack.database_uri)
-    await rt.start()
-    yield rt
-    await rt.close()
-
-
-@pytest.fixture
-async def db(stack: Stack) -> AsyncIterator[Database]:
-    database = Database.connect(stack.database_uri, pool_size=2)
-    yield database
-    await database.dispose()
 
 
 class Outlook:

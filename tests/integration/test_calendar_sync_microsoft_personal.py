@@ -13,13 +13,11 @@ import asyncio
 import html
 import secrets
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 from sqlalchemy import func, select, update
 
 from hiresync.runtime import Runtime
@@ -41,22 +39,6 @@ from tests.integration.test_calendar_sync_microsoft import (
 
 PAGE = "/settings/my-calendar"
 SOON = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
-
-
-@pytest.fixture
-async def runtime(stack: Stack) -> AsyncIterator[Runtime]:
-    """A second process's runtime: same database and keys as the server."""
-    rt = Runtime.build(stack.settings, uri=stack.database_uri)
-    await rt.start()
-    yield rt
-    await rt.close()
-
-
-@pytest.fixture
-async def db(stack: Stack) -> AsyncIterator[Database]:
-    database = Database.connect(stack.database_uri, pool_size=2)
-    yield database
-    await database.dispose()
 
 
 def new_mailbox(stack: Stack, name: str) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -42,21 +41,6 @@ from tests.integration.test_calendar_sync_microsoft import (
 )
 
 PEOPLE = ("once", "stops", "deleted", "chooser", "organizer", "panel")
-
-
-@pytest.fixture
-async def runtime(stack: Stack) -> AsyncIterator[Runtime]:
-    rt = Runtime.build(stack.settings, uri=stack.database_uri)
-    await rt.start()
-    yield rt
-    await rt.close()
-
-
-@pytest.fixture
-async def db(stack: Stack) -> AsyncIterator[Database]:
-    database = Database.connect(stack.database_uri, pool_size=2)
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ newer one waits to do the same work)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -16,14 +15,6 @@ from sqlalchemy import text
 from hiresync.jobs.engine import defer_in_transaction
 from hiresync.jobs.tasks import retry_stalled_jobs
 from hiresync.runtime import Runtime
-
-
-@pytest.fixture
-async def runtime(stack: Any) -> AsyncIterator[Runtime]:
-    rt = Runtime.build(stack.settings, uri=stack.database_uri)
-    await rt.start()
-    yield rt
-    await rt.close()
 
 
 def jobs_for(uri: str, marker: str) -> list[tuple[str, str]]:

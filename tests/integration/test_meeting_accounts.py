@@ -10,7 +10,6 @@ import html
 import re
 import secrets
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -109,15 +108,6 @@ async def account_of(db: Database, user_email: str, org: Org) -> MeetingAccount 
             .order_by(MeetingAccount.connected_at.desc())
             .limit(1)
         )
-
-
-@pytest.fixture
-async def runtime(stack: Stack) -> AsyncIterator[Runtime]:
-    """A second process's runtime: same database and keys as the server."""
-    rt = Runtime.build(stack.settings, uri=stack.database_uri)
-    await rt.start()
-    yield rt
-    await rt.close()
 
 
 # -- connect ----------------------------------------------------------------------------------

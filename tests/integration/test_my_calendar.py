@@ -58,21 +58,6 @@ def radicale(tmp_path: Path) -> Iterator[DavServer]:
         yield server
 
 
-@pytest.fixture
-async def runtime(stack: Stack) -> AsyncIterator[Runtime]:
-    rt = Runtime.build(stack.settings, uri=stack.database_uri)
-    await rt.start()
-    yield rt
-    await rt.close()
-
-
-@pytest.fixture
-async def db(stack: Stack) -> AsyncIterator[Database]:
-    database = Database.connect(stack.database_uri, pool_size=2)
-    yield database
-    await database.dispose()
-
-
 class Dav:
     """The person's account on the server, as their own calendar app would edit it."""
 
