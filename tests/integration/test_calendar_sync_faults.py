@@ -39,7 +39,6 @@ from typing import Any
 import procrastinate
 import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy import func, insert, select, update
 
 from hiresync.api.app import create_app
@@ -65,14 +64,19 @@ from hiresync.services import (
     microsoft_calendars,
     team,
 )
-from hiresync.store import calendar_copy, migrate
+from hiresync.store import calendar_copy
 from hiresync.store.calendar_copy import copy_of
-from hiresync.store.embedded import with_database
 from hiresync.store.tables import CalendarAccount, CalendarItem, Notification, SyncedCalendar
 from hiresync.sync import Item
 from tests.conftest import MailDrop, Org, Stack, org_factory, stack_settings
 from tests.integration.browser import IT_ADMIN, Browser, connect_as, wait_for
-from tests.integration.test_interview_faults import FaultStack, Workers, drain, worker_env
+from tests.integration.test_interview_faults import (
+    FaultStack,
+    Workers,
+    drain,
+    own_database,
+    worker_env,
+)
 from tests.servers import free_port, serve_in_thread
 
 SEED = int(os.environ.get("HIRESYNC_FAULT_SEED", "6006"))
@@ -119,11 +123,11 @@ def sync_stack(
     pg_admin_uri: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SyncFaultStack]:
     """A database, sandbox and API server of this module's own; no worker."""
-    name = f"hiresync_syncfaults_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(pg_admin_uri, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    uri = with_database(pg_admin_uri, name)
-    migrate.upgrade(uri)
+    with own_database(pg_admin_uri, "syncfaults") as uri:
+        yield from _stack(uri, tmp_path_factory)
+
+
+def _stack(uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncFaultStack]:
     microsoft = MicrosoftSandbox.seeded(seed=SEED)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -137,14 +141,8 @@ def sync_stack(
         "HIRESYNC_LOG_LEVEL": "INFO",  # each run said (calendar.synced): for the report
     }
     app = create_app(settings, mounts={"/sandbox/microsoft": sandbox_app(microsoft)})
-    try:
-        with serve_in_thread(app, port=port) as url:
-            yield SyncFaultStack(url, microsoft, uri, MailDrop(), env, data_dir, settings)
-    finally:
-        with psycopg.connect(pg_admin_uri, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with serve_in_thread(app, port=port) as url:
+        yield SyncFaultStack(url, microsoft, uri, MailDrop(), env, data_dir, settings)
 
 
 @dataclass

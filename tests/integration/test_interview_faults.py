@@ -36,6 +36,7 @@ import sys
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,16 +123,34 @@ def worker_env(settings: Settings, database_uri: str) -> dict[str, str]:
     }
 
 
+@contextmanager
+def own_database(pg_admin_uri: str, prefix: str) -> Iterator[str]:
+    """A migrated database of the caller's own (a fault test kills workers and floods
+    queues: nothing shared with other tests), dropped afterwards; yields its URI."""
+    name = f"hiresync_{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(pg_admin_uri, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        uri = with_database(pg_admin_uri, name)
+        migrate.upgrade(uri)
+        yield uri
+    finally:
+        with psycopg.connect(pg_admin_uri, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
 @pytest.fixture(scope="module")
 def fault_stack(
     pg_admin_uri: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FaultStack]:
     """A database, sandbox, SMTP server and API server of this test's own; no worker."""
-    name = f"hiresync_faults_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(pg_admin_uri, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    uri = with_database(pg_admin_uri, name)
-    migrate.upgrade(uri)
+    with own_database(pg_admin_uri, "faults") as uri:
+        yield from _fault_stack(uri, tmp_path_factory)
+
+
+def _fault_stack(uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
     sandbox = MicrosoftSandbox.seeded(seed=SEED)
     drop = MailDrop()
     smtp = Controller(drop, hostname="127.0.0.1", port=free_port())
@@ -162,10 +181,6 @@ def fault_stack(
             yield FaultStack(url, sandbox, uri, drop, worker_env(settings, uri), data_dir)
     finally:
         smtp.stop()
-        with psycopg.connect(pg_admin_uri, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 class Workers:

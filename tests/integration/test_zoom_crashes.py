@@ -39,7 +39,6 @@ import httpx
 import procrastinate
 import psycopg
 import pytest
-from psycopg import sql
 
 from hiresync.api.app import create_app
 from hiresync.config import Settings
@@ -50,9 +49,7 @@ from hiresync.sandbox.zoom import ZoomSandbox
 from hiresync.sandbox.zoom import create_app as zoom_app
 from hiresync.sandbox.zoom.model import Account, Meeting, User
 from hiresync.services import team as team_service
-from hiresync.store import migrate
 from hiresync.store.db import Database
-from hiresync.store.embedded import with_database
 from tests.conftest import MailDrop, Org, Stack, org_factory, run_async, stack_settings
 from tests.integration.browser import IT_ADMIN, Browser, connect_as, wait_for
 from tests.integration.test_interview_faults import (
@@ -62,6 +59,7 @@ from tests.integration.test_interview_faults import (
     drain,
     drive,
     organizer_events,
+    own_database,
     worker_env,
 )
 from tests.integration.test_meeting_accounts import connect_zoom, logged_in
@@ -109,11 +107,11 @@ def zoom_fault_stack(
     pg_admin_uri: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ZoomFaultStack]:
     """A database, both sandboxes and an API server of this test's own; no worker."""
-    name = f"hiresync_zoomcrash_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(pg_admin_uri, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    uri = with_database(pg_admin_uri, name)
-    migrate.upgrade(uri)
+    with own_database(pg_admin_uri, "zoomcrash") as uri:
+        yield from _stack(uri, tmp_path_factory)
+
+
+def _stack(uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZoomFaultStack]:
     microsoft, zoom = MicrosoftSandbox.seeded(seed=SEED), ZoomSandbox.seeded(seed=SEED)
     zoom.limits.qps_retry_after = True  # the 429s this test injects say when to come back
     port = free_port()
@@ -133,14 +131,8 @@ def zoom_fault_stack(
     }
     mounts = {"/sandbox/microsoft": microsoft_app(microsoft), "/sandbox/zoom": zoom_app(zoom)}
     app = create_app(settings, mounts=mounts)
-    try:
-        with serve_in_thread(app, port=port) as url:
-            yield ZoomFaultStack(url, microsoft, uri, MailDrop(), env, data_dir, zoom)
-    finally:
-        with psycopg.connect(pg_admin_uri, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with serve_in_thread(app, port=port) as url:
+        yield ZoomFaultStack(url, microsoft, uri, MailDrop(), env, data_dir, zoom)
 
 
 @dataclass
