@@ -28,10 +28,7 @@ from tests.integration.test_meeting_accounts import (
     logged_in,
     new_zoom_user,
     page_text,
-    runtime,
 )
-
-__all__ = ["runtime"]  # the fixture, shared
 
 
 def post(
