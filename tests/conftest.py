@@ -167,6 +167,22 @@ def stack(
         yield Stack(url, settings, sandbox, database_uri, zoom_sandbox)
 
 
+@pytest.fixture(autouse=True)
+def _caldav_accounts_end_with_their_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test's CalDAV server stops with the test: its accounts are disconnected then too,
+    or the stack's shared worker would keep polling (and retrying) a server that is gone,
+    and later tests' jobs would wait behind those runs."""
+    yield
+    if "stack" not in request.fixturenames:
+        return
+    uri = request.getfixturevalue("stack").database_uri
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE calendar_accounts SET status = 'disconnected', disconnected_at = now() "
+            "WHERE provider = 'caldav' AND status <> 'disconnected'"
+        )
+
+
 @pytest.fixture(scope="session")
 async def db(database_uri: str) -> AsyncIterator[Database]:
     database = Database.connect(database_uri, pool_size=2)
