@@ -30,6 +30,7 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from dataclasses import fields as fields_of
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -145,13 +146,10 @@ def check_fields(fields: EventFields) -> EventFields:
 
 def _changed(fields: EventFields, changes: EventChanges) -> EventFields:
     values = {
-        name: getattr(changes, name)
-        for name in ("summary", "start", "end", "time_zone", "all_day", "location")
-        if getattr(changes, name) is not None
+        f.name: getattr(changes, f.name)
+        for f in fields_of(changes)
+        if f.name != "cleared" and getattr(changes, f.name) is not None
     }
-    for name in ("description", "busy"):
-        if getattr(changes, name) is not None:
-            values[name] = getattr(changes, name)
     for name in changes.cleared:
         values[name] = None
     return check_fields(replace(fields, **values))
@@ -206,9 +204,7 @@ def _digest(fields: EventFields, extra: dict[str, Any] | None = None) -> str:
 
 
 def _utc_day(moment: datetime, zone: str) -> datetime:
-    from zoneinfo import ZoneInfo
-
-    day = moment.astimezone(ZoneInfo(zone)).date()
+    day = moment.astimezone(zone_or_utc(zone)).date()
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
