@@ -96,9 +96,16 @@ def job_lock(calendar_id: uuid.UUID) -> str:
 
 
 async def queue_sync(
-    runtime: Runtime, session: AsyncSession, calendar_id: uuid.UUID, *, force: bool = False
+    runtime: Runtime,
+    session: AsyncSession,
+    calendar_id: uuid.UUID,
+    *,
+    force: bool = False,
+    in_seconds: float | None = None,
 ) -> None:
-    """Ask for a run once the caller's transaction commits; one waits per calendar."""
+    """Ask for a run once the caller's transaction commits (``in_seconds`` later, if given);
+    one waits per calendar."""
+    later = {} if in_seconds is None else {"schedule_in": {"seconds": math.ceil(in_seconds)}}
     await defer_in_transaction(
         runtime.jobs,
         session,
@@ -106,6 +113,7 @@ async def queue_sync(
         args={"calendar_id": str(calendar_id), "force": force},
         lock=job_lock(calendar_id),
         queueing_lock=job_lock(calendar_id),
+        **later,
     )
 
 
@@ -392,15 +400,7 @@ async def _failed(
             )
         )
         if retry_after is not None:
-            await defer_in_transaction(
-                runtime.jobs,
-                session,
-                "sync_calendar",
-                args={"calendar_id": str(calendar_id), "force": False},
-                lock=job_lock(calendar_id),
-                queueing_lock=job_lock(calendar_id),
-                schedule_in={"seconds": math.ceil(retry_after)},
-            )
+            await queue_sync(runtime, session, calendar_id, in_seconds=retry_after)
 
 
 def _retry_in(failures_before: int) -> float | None:
