@@ -84,6 +84,7 @@ NO_FAULTS = {
     "drop_response_after_commit_next": 0,
 }
 WORK_TASKS = ("hiresync:push_interview", "hiresync:send_candidate_email")
+POOLS = 2  # a worker process runs one Procrastinate worker per queue (jobs.worker)
 
 
 # -- the stack -------------------------------------------------------------------------------
@@ -193,7 +194,8 @@ class Workers:
         self.kills = 0
         self.stalled: Counter[tuple[str, str]] = Counter()  # (task, args) put back after kills
         self.retry_errors: dict[str, None] = {}  # job put back in vain: why (ordered set)
-        self.live_id = 0  # procrastinate's id of the running worker
+        self.live_id = 0  # procrastinate's newest id of the running worker process
+        self.live_ids: set[int] = set()  # the ids of its pools (one per queue: jobs.worker)
         self.superseded = 0  # stalled jobs closed, a newer one of their lock waiting
 
     def start(self) -> None:
@@ -221,7 +223,8 @@ class Workers:
             self.proc.wait(timeout=10)
 
     async def registered(self, after: int, timeout: float = 30.0) -> int:
-        """The id of a worker registered later than ``after``, once one is."""
+        """The newest id of a worker process registered later than ``after``, once each of
+        its pools (``POOLS``: one per queue) is."""
         deadline = time.monotonic() + timeout
         async with await psycopg.AsyncConnection.connect(
             self.stack.database_uri, autocommit=True
@@ -230,11 +233,15 @@ class Workers:
                 assert self.proc is not None
                 if self.proc.poll() is not None:
                     raise AssertionError(f"worker {self.started} exited: {self.log_tail()}")
-                row = await (
-                    await conn.execute("SELECT max(id) FROM procrastinate_workers")
-                ).fetchone()
-                if row and row[0] is not None and row[0] > after:
-                    self.live_id = int(row[0])
+                rows = await (
+                    await conn.execute(
+                        "SELECT id FROM procrastinate_workers WHERE id > %s ORDER BY id DESC",
+                        (after,),
+                    )
+                ).fetchall()
+                if len(rows) >= POOLS:
+                    self.live_ids = {int(r[0]) for r in rows[:POOLS]}
+                    self.live_id = max(self.live_ids)
                     return self.live_id
                 await asyncio.sleep(0.05)
         raise AssertionError(f"worker {self.started} never registered: {self.log_tail()}")
@@ -770,7 +777,8 @@ async def drain(
 ) -> list[str]:
     """Wait until no job of ``tasks`` is waiting or running; what is left after DRAIN_SECONDS,
     or at once when a job is held by a dead worker (none will ever finish or free it)."""
-    live = await workers.registered(workers.live_id)
+    await workers.registered(workers.live_id)
+    live = workers.live_ids
     deadline = time.monotonic() + DRAIN_SECONDS
     async with await psycopg.AsyncConnection.connect(database_uri, autocommit=True) as conn:
         while True:
@@ -782,7 +790,7 @@ async def drain(
                     [list(tasks)],
                 )
             ).fetchall()
-            held = [r for r in rows if r[2] == "doing" and r[3] != live]
+            held = [r for r in rows if r[2] == "doing" and r[3] not in live]
             if held:
                 return [f"{r} held by dead worker {r[3]}" for r in held] + [str(r) for r in rows]
             if not rows or time.monotonic() > deadline:

@@ -4,16 +4,29 @@ participants")."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import signal
+import time as clock
 import uuid
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from sqlalchemy import select
 
+from hiresync.runtime import Runtime
 from hiresync.sandbox.microsoft.model import WorkingHours
 from hiresync.sandbox.microsoft.seed import CONTOSO_ID
+from hiresync.services import calendar_settings, calendar_sync
+from hiresync.services import team as teams
+from hiresync.services.calendar_remotes import CalDavLogin
+from hiresync.store.tables import SyncedCalendar
+from tests.conftest import run_async
+from tests.dav_servers import DavServer, running
 from tests.integration.browser import IT_ADMIN, Browser, connect_as, job_report, wait_for
 
 
@@ -478,3 +491,93 @@ def test_the_interview_page_hears_of_every_change_by_its_event_stream(
         assert stranger.http.get(f"{path}/events").status_code == 404, "another organization's"
     finally:
         stranger.close()
+
+
+# -- a dead calendar server ---------------------------------------------------------------------
+
+
+async def _caldav_calendars(stack: Any, org: Any, server: DavServer, count: int) -> list[str]:
+    """The admin connects a CalDAV account holding ``count`` calendars; returns their ids
+    once all have had their first sync."""
+    async with server.http() as http:
+        for n in range(count):
+            made = await http.request("MKCALENDAR", f"/{server.username}/team-{n}/")
+            assert made.status_code == 201, made.text
+    runtime = Runtime.build(stack.settings)
+    await runtime.start()
+    try:
+        async with runtime.db.transaction() as session:
+            admin = await teams.find_by_email(session, org.id, org.admin_email)
+            assert admin is not None
+            login = CalDavLogin(
+                email=f"{server.username}@example.org",
+                password=server.password,
+                username=server.username,
+                server_url=server.url,
+            )
+            account = await calendar_settings.start_caldav(runtime, session, admin, login)
+        deadline = clock.monotonic() + 60
+        while True:
+            async with runtime.db.sessions() as session:
+                rows = list(
+                    await session.scalars(
+                        select(SyncedCalendar).where(SyncedCalendar.account_id == account.id)
+                    )
+                )
+            if len(rows) >= count and all(r.state == "ready" for r in rows):
+                return [str(r.id) for r in rows]
+            assert clock.monotonic() < deadline, [(r.name, r.state, r.last_error) for r in rows]
+            await asyncio.sleep(0.2)
+    finally:
+        await runtime.close()
+
+
+async def _queue_syncs(stack: Any, calendar_ids: list[str]) -> None:
+    runtime = Runtime.build(stack.settings)
+    await runtime.start()
+    try:
+        async with runtime.db.transaction() as session:
+            for calendar_id in calendar_ids:
+                await calendar_sync.queue_sync(runtime, session, uuid.UUID(calendar_id))
+    finally:
+        await runtime.close()
+
+
+def _syncs_running(stack: Any, calendar_ids: list[str]) -> int:
+    with psycopg.connect(stack.database_uri, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'hiresync:sync_calendar' "
+            "AND status = 'doing' AND args->>'calendar_id' = ANY(%s)",
+            (calendar_ids,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_calendar_syncs_stuck_on_a_dead_server_never_delay_an_interview(
+    team: Any, stack: Any, tmp_path: Path
+) -> None:
+    """A company's CalDAV server that stops answering holds each sync of its calendars until
+    the client gives up (a minute). Six of them at once would have taken every slot of the
+    worker, and interviews would have waited that minute; syncs have slots of their own, so
+    the interview is written while they still hang."""
+    with running("radicale", tmp_path / "radicale") as server:
+        calendar_ids = run_async(lambda: _caldav_calendars(stack, team, server, count=6))
+        assert len(calendar_ids) >= 6
+        server.process.send_signal(signal.SIGSTOP)  # accepts connections, never answers
+        try:
+            run_async(lambda: _queue_syncs(stack, calendar_ids))
+            assert wait_for(lambda: _syncs_running(stack, calendar_ids) >= 2), job_report(
+                stack.database_uri
+            )
+            start, end = slot(days=16)
+            started = clock.monotonic()
+            made = team.api.post(
+                "/v1/interviews", json=body(team, start=start, end=end, confirm=True)
+            )
+            assert made.status_code == 201, made.text
+            interview = wait_synced(team, made.json()["id"], 1)
+            assert interview["calendars"][0]["state"] == "synced"
+            assert clock.monotonic() - started < 15
+            assert _syncs_running(stack, calendar_ids) >= 2  # still hanging meanwhile
+        finally:
+            server.process.send_signal(signal.SIGCONT)

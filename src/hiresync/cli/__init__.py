@@ -107,14 +107,31 @@ def serve(
 
 @app.command()
 def worker(
-    concurrency: Annotated[int, typer.Option(help="Jobs run at once by this process.")] = 4,
+    concurrency: Annotated[
+        int, typer.Option(help="Jobs other than calendar syncs run at once by this process.")
+    ] = 4,
+    calendar_concurrency: Annotated[
+        int,
+        typer.Option(
+            help="Calendar syncs run at once by this process (their own slots: a slow "
+            "calendar server never delays interviews)."
+        ),
+    ] = 2,
     name: Annotated[str, typer.Option(help="Worker name shown in logs.")] = "worker",
 ) -> None:
     """Run a standalone job worker; start as many as you like, on any machine sharing the database."""
     from hiresync.jobs.worker import supervise_worker
 
+    if concurrency < 1 or calendar_concurrency < 1:
+        raise typer.BadParameter("--concurrency and --calendar-concurrency must be at least 1")
+
     async def work(runtime: object) -> None:
-        await supervise_worker(runtime, concurrency=concurrency, name=name)  # type: ignore[arg-type]
+        await supervise_worker(
+            runtime,  # type: ignore[arg-type]
+            concurrency=concurrency,
+            calendar_concurrency=calendar_concurrency,
+            name=name,
+        )
 
     run_with_runtime(work)
 

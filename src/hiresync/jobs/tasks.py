@@ -13,11 +13,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from procrastinate import Blueprint, JobContext, RetryStrategy
+from procrastinate import Blueprint, JobContext, RetryStrategy, jobs
 from procrastinate.exceptions import UniqueViolation
 from procrastinate.jobs import Status
 
 log = structlog.get_logger(__name__)
+
+# Calendar syncs and subscription upkeep run in their own queue, with their own slots
+# (``jobs.worker``): a remote server that stopped answering never delays interviews.
+CALENDAR_QUEUE = "calendars"
+DEFAULT_QUEUE = jobs.DEFAULT_QUEUE
 
 # Provider hiccups are retried with backoff (5 s, 10 s, 20 s, …); the service already
 # retried each HTTP call, so reaching here means a longer outage.
@@ -144,7 +149,7 @@ def build_blueprint() -> Blueprint:
     )
     # No engine retry: a failed run queues its own next try (services.calendar_sync), which
     # a run already waiting for the calendar makes unnecessary instead of stuck.
-    bp.task(name="sync_calendar", pass_context=True)(sync_calendar)
+    bp.task(name="sync_calendar", pass_context=True, queue=CALENDAR_QUEUE)(sync_calendar)
     # Periodic tasks are deferred once per tick across all workers (Procrastinate
     # de-duplicates them in the database); the queueing lock keeps backlogs at one.
     bp.periodic(cron="*/15 * * * *")(
@@ -213,12 +218,11 @@ async def reconcile_calendar_syncs(context: JobContext, timestamp: int) -> None:
 
 
 def add_calendar_subscription_tasks(bp: Blueprint) -> None:
-    bp.task(name="keep_calendar_subscription", pass_context=True, retry=_PROVIDER_RETRY)(
-        keep_calendar_subscription
-    )
-    bp.task(name="calendar_subscription_lifecycle", pass_context=True, retry=_PROVIDER_RETRY)(
-        calendar_subscription_lifecycle
-    )
+    for name, run in (
+        ("keep_calendar_subscription", keep_calendar_subscription),
+        ("calendar_subscription_lifecycle", calendar_subscription_lifecycle),
+    ):
+        bp.task(name=name, pass_context=True, retry=_PROVIDER_RETRY, queue=CALENDAR_QUEUE)(run)
     bp.periodic(cron="*/30 * * * *")(
         bp.task(
             name="renew_calendar_subscriptions",
