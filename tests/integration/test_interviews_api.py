@@ -9,6 +9,8 @@ import secrets
 import signal
 import time as clock
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -496,6 +498,17 @@ def test_the_interview_page_hears_of_every_change_by_its_event_stream(
 # -- a dead calendar server ---------------------------------------------------------------------
 
 
+@asynccontextmanager
+async def _runtime(stack: Any) -> AsyncIterator[Runtime]:
+    """A runtime of this test's own beside the stack's (its own loop: ``run_async``)."""
+    runtime = Runtime.build(stack.settings)
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.close()
+
+
 async def _caldav_calendars(stack: Any, org: Any, server: DavServer, count: int) -> list[str]:
     """The admin connects a CalDAV account holding ``count`` calendars; returns their ids
     once all have had their first sync."""
@@ -503,9 +516,7 @@ async def _caldav_calendars(stack: Any, org: Any, server: DavServer, count: int)
         for n in range(count):
             made = await http.request("MKCALENDAR", f"/{server.username}/team-{n}/")
             assert made.status_code == 201, made.text
-    runtime = Runtime.build(stack.settings)
-    await runtime.start()
-    try:
+    async with _runtime(stack) as runtime:
         async with runtime.db.transaction() as session:
             admin = await teams.find_by_email(session, org.id, org.admin_email)
             assert admin is not None
@@ -528,19 +539,12 @@ async def _caldav_calendars(stack: Any, org: Any, server: DavServer, count: int)
                 return [str(r.id) for r in rows]
             assert clock.monotonic() < deadline, [(r.name, r.state, r.last_error) for r in rows]
             await asyncio.sleep(0.2)
-    finally:
-        await runtime.close()
 
 
 async def _queue_syncs(stack: Any, calendar_ids: list[str]) -> None:
-    runtime = Runtime.build(stack.settings)
-    await runtime.start()
-    try:
-        async with runtime.db.transaction() as session:
-            for calendar_id in calendar_ids:
-                await calendar_sync.queue_sync(runtime, session, uuid.UUID(calendar_id))
-    finally:
-        await runtime.close()
+    async with _runtime(stack) as runtime, runtime.db.transaction() as session:
+        for calendar_id in calendar_ids:
+            await calendar_sync.queue_sync(runtime, session, uuid.UUID(calendar_id))
 
 
 def _syncs_running(stack: Any, calendar_ids: list[str]) -> int:
